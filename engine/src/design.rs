@@ -1,0 +1,109 @@
+//! The plain types the loader produces and every later stage reads.
+
+use crate::load::source::SourceId;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// `schemaVersion: designs.meshery.io/v1beta1`
+    MesheryV1beta1,
+    /// `schemaVersion: designs.meshery.io/v1beta3`
+    MesheryV1beta3,
+    /// The older `services:` pattern format.
+    MesheryServices,
+    /// A file of plain Kubernetes objects; each file is one design.
+    Manifests,
+}
+
+/// Where a value came from: a document of a source file and a JSON pointer
+/// into it. `Sources::locate` turns it into a line and column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub source: SourceId,
+    pub doc: usize,
+    pub pointer: String,
+}
+
+impl Origin {
+    pub fn child(&self, suffix: &str) -> Origin {
+        Origin { source: self.source, doc: self.doc, pointer: format!("{}{}", self.pointer, suffix) }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Design {
+    pub file: String,
+    pub origin: Origin,
+    pub id: Option<String>,
+    pub name: String,
+    pub format: Format,
+    pub components: Vec<Component>,
+    pub relationships: Vec<Relationship>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Component {
+    /// Unique within the design: the design's own id, or for manifests a
+    /// UUIDv5 of group, kind, namespace and name (stable across runs).
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// `group/version`, or `version` for the core group; empty when the
+    /// design does not say (old `services:` designs) and the registry must
+    /// resolve it by kind.
+    pub api_version: String,
+    /// Model named by a Meshery design (`modelReference.name`, else `model.name`).
+    pub model: Option<String>,
+    pub namespace: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// The resource body without `apiVersion` and `kind`: Meshery's
+    /// `configuration`, or the whole object of a manifest.
+    pub configuration: serde_json::Value,
+    /// A JSON schema a Meshery design carries inline in `component.schema`.
+    pub inline_schema: Option<String>,
+    /// Meshery annotation components (shapes, comments) are not Kubernetes objects.
+    pub is_annotation: bool,
+    /// `status: ignored` components are skipped on deploy.
+    pub ignored: bool,
+    /// The component in its document.
+    pub origin: Origin,
+    /// `configuration` in its document: schema errors are reported below it.
+    pub configuration_origin: Origin,
+    /// The field holding the name (`displayName`, `metadata/name`).
+    pub name_origin: Origin,
+}
+
+impl Component {
+    pub fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or("", |(group, _)| group)
+    }
+    /// `Kind/namespace/name`, or `Kind/name` when no namespace is set.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// A relationship declared in a design, bound to component ids.
+#[derive(Clone, Debug)]
+pub struct Relationship {
+    pub id: Option<String>,
+    pub kind: String,
+    pub r#type: String,
+    pub sub_type: String,
+    pub status: Option<String>,
+    pub from: Vec<Endpoint>,
+    pub to: Vec<Endpoint>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub id: String,
+    pub kind: Option<String>,
+    pub origin: Origin,
+}

@@ -1,0 +1,135 @@
+//! Diagnostics as data: every stage reports problems as `Diagnostic` values
+//! that carry a stable code and a source position, and the report stage
+//! renders them. Nothing here prints.
+
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        })
+    }
+}
+
+/// A position in a source file. Lines and columns are 1-based (columns count
+/// characters); `len` is the byte length of the token, for drawing carets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Span {
+    pub line: u32,
+    pub column: u32,
+    #[serde(skip)]
+    pub len: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    /// Display path of the file, relative to the directory weft was run on.
+    pub file: Option<String>,
+    #[serde(skip)]
+    pub span: Option<Span>,
+    /// `Kind/namespace/name` of the component the diagnostic is about.
+    pub component: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: &'static Code, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: code.severity,
+            code: code.name,
+            message: message.into(),
+            file: None,
+            span: None,
+            component: None,
+            hint: code.hint.map(str::to_owned),
+        }
+    }
+    pub fn at(mut self, file: impl Into<String>, span: Option<Span>) -> Self {
+        self.file = Some(file.into());
+        self.span = span;
+        self
+    }
+    pub fn component(mut self, component: impl Into<String>) -> Self {
+        self.component = Some(component.into());
+        self
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+    pub fn line(&self) -> u32 {
+        self.span.map_or(1, |s| s.line.max(1))
+    }
+    pub fn column(&self) -> u32 {
+        self.span.map_or(1, |s| s.column.max(1))
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// A diagnostic code: its stable name, default severity, what it means and
+/// the hint shown when the emitting site has nothing more specific.
+#[derive(Debug)]
+pub struct Code {
+    pub name: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub hint: Option<&'static str>,
+}
+
+macro_rules! codes {
+    ($( $ident:ident = ($name:literal, $sev:ident, $summary:literal, $hint:expr); )*) => {
+        pub mod codes {
+            use super::{Code, Severity};
+            $( pub static $ident: Code = Code { name: $name, severity: Severity::$sev, summary: $summary, hint: $hint }; )*
+            /// Every code weft can emit, for SARIF rule tables and the docs.
+            pub static ALL: &[&Code] = &[ $( &$ident ),* ];
+        }
+    };
+}
+
+codes! {
+    YAML_SYNTAX = ("yaml-syntax", Error, "The file is not well-formed YAML or JSON.", Some("fix the syntax at the marked position"));
+    DUPLICATE_KEY = ("duplicate-key", Error, "A mapping repeats a key; YAML requires unique keys and tools disagree on which value wins.", Some("remove or rename one of the repeated keys"));
+    ALIAS_LIMIT = ("alias-limit", Error, "Expanding YAML aliases exceeded the budget (a \"billion laughs\" document).", Some("avoid deeply nested anchors and aliases; weft caps alias expansion to keep memory bounded"));
+    NESTING_LIMIT = ("nesting-limit", Error, "The document nests deeper than the configured cap.", Some("flatten the document or raise `limits.maxDepth` in weft.yaml"));
+    FILE_TOO_LARGE = ("file-too-large", Error, "The file is larger than the configured size cap.", Some("split the file or raise `limits.maxFileSize` in weft.yaml"));
+    NOT_UTF8 = ("not-utf8", Error, "The file is not valid UTF-8.", Some("save the file as UTF-8"));
+    EMPTY_DOCUMENT = ("empty-document", Warning, "A YAML document in the stream is empty.", Some("remove the stray `---` separator"));
+    UNREADABLE = ("unreadable", Error, "The file or archive could not be read.", None);
+    SKIPPED_FILE = ("skipped-file", Info, "The file is neither a design nor a Kubernetes object and was skipped.", None);
+    INVALID_DESIGN = ("invalid-design", Error, "A design is missing a required field or has one of the wrong type.", None);
+    INVALID_MANIFEST = ("invalid-manifest", Error, "A Kubernetes object lacks apiVersion, kind or metadata.name, or has them of the wrong type.", None);
+    DUPLICATE_COMPONENT_ID = ("duplicate-component-id", Error, "Two components of one design share an id.", Some("give each component a unique id (a UUID)"));
+    DUPLICATE_OBJECT = ("duplicate-object", Error, "Two components describe the same Kubernetes object (group, kind, namespace, name).", Some("keep one definition of the object, or change the name or namespace of one of them"));
+    DANGLING_RELATIONSHIP = ("dangling-relationship", Error, "A relationship refers to a component id that the design does not contain.", Some("remove the relationship or restore the component it refers to"));
+    UNKNOWN_KIND = ("unknown-kind", Error, "No model in the registry defines this kind.", Some("import a model for it (`weft model import --crd FILE`) or pass --allow-unknown"));
+    UNKNOWN_VERSION = ("unknown-version", Error, "The kind is known, but not at this apiVersion.", None);
+    UNKNOWN_MODEL = ("unknown-model", Error, "The design names a model that the registry does not have.", Some("import the model, or pass --allow-unknown"));
+    SCHEMA = ("schema", Error, "The component's configuration does not match its kind's schema.", None);
+    INVALID_NAME = ("invalid-name", Error, "The name is not a valid DNS-1123 name.", Some("use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters"));
+    NAMESPACE_ON_CLUSTER_SCOPED = ("namespace-on-cluster-scoped", Error, "A namespace is set on a cluster-scoped kind.", Some("remove metadata.namespace: the kind is cluster-scoped"));
+    CYCLE = ("cycle", Warning, "Relationships form a cycle, so there is no order in which to apply the components.", None);
+    CONFIG = ("config", Error, "weft.yaml is invalid.", None);
+    MODEL_INVALID = ("model-invalid", Error, "A model or component definition in the registry is invalid.", None);
+}

@@ -1,0 +1,375 @@
+//! Stage 2: the component graph. Nodes are the components of every design
+//! in the repo; edges are the relationships the designs declare (inferred
+//! ones join in the relationship stage), typed by Meshery's kind, type and
+//! subType. Building the graph is also where identity is checked: ids
+//! unique within a design, Kubernetes objects unique across the repo, and
+//! relationships pointing at components that exist.
+
+use crate::design::{Component, Design, Format};
+use crate::diagnostic::{Diagnostic, codes};
+use crate::load::source::Sources;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// A component by position: `designs[design].components[component]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ComponentRef {
+    pub design: usize,
+    pub component: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub kind: String,
+    pub r#type: String,
+    pub sub_type: String,
+    /// The declaring relationship: `designs[design].relationships[relationship]`.
+    pub design: usize,
+    pub relationship: usize,
+}
+
+/// Identity of a Kubernetes object: what the API server would consider the
+/// same object.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn of(component: &Component) -> Self {
+        ObjectKey {
+            group: component.group().to_owned(),
+            kind: component.kind.clone(),
+            namespace: component.namespace.clone().unwrap_or_default(),
+            name: component.name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Graph {
+    graph: DiGraph<ComponentRef, Edge>,
+    by_id: HashMap<(usize, String), NodeIndex>,
+    by_key: HashMap<ObjectKey, NodeIndex>,
+}
+
+impl Graph {
+    /// Builds the repo graph and reports identity problems.
+    pub fn build(designs: &[Design], sources: &Sources) -> (Graph, Vec<Diagnostic>) {
+        let mut graph = Graph::default();
+        let mut diagnostics = Vec::new();
+        for (d, design) in designs.iter().enumerate() {
+            for (c, component) in design.components.iter().enumerate() {
+                let node = graph.graph.add_node(ComponentRef { design: d, component: c });
+                let checks_ids = design.format != Format::Manifests;
+                if let Some(&first) = graph.by_id.get(&(d, component.id.clone())) {
+                    if checks_ids {
+                        let first = graph.component(designs, first);
+                        diagnostics.push(
+                            Diagnostic::new(
+                                &codes::DUPLICATE_COMPONENT_ID,
+                                format!("component id {} is also used by {}", component.id, first.display()),
+                            )
+                            .at(&design.file, Some(locate(sources, &component.origin.child("/id"))))
+                            .component(component.display()),
+                        );
+                    }
+                } else {
+                    graph.by_id.insert((d, component.id.clone()), node);
+                }
+                if component.is_annotation || component.ignored {
+                    continue;
+                }
+                let key = ObjectKey::of(component);
+                if let Some(&first) = graph.by_key.get(&key) {
+                    let first_ref = graph.graph[first];
+                    let first_component = graph.component(designs, first);
+                    let first_span = locate(sources, &first_component.name_origin);
+                    diagnostics.push(
+                        Diagnostic::new(
+                            &codes::DUPLICATE_OBJECT,
+                            format!(
+                                "{} is defined twice; first at {}:{}:{}",
+                                component.display(),
+                                designs[first_ref.design].file,
+                                first_span.line,
+                                first_span.column
+                            ),
+                        )
+                        .at(&design.file, Some(locate(sources, &component.name_origin)))
+                        .component(component.display()),
+                    );
+                } else {
+                    graph.by_key.insert(key, node);
+                }
+            }
+        }
+        for (d, design) in designs.iter().enumerate() {
+            for (r, relationship) in design.relationships.iter().enumerate() {
+                let mut resolve = |end: &crate::design::Endpoint| match graph.by_id.get(&(d, end.id.clone())) {
+                    Some(&node) => Some(node),
+                    None => {
+                        diagnostics.push(
+                            Diagnostic::new(
+                                &codes::DANGLING_RELATIONSHIP,
+                                format!(
+                                    "{}/{}/{} relationship refers to component {}, which is not in the design",
+                                    relationship.kind, relationship.r#type, relationship.sub_type, end.id
+                                ),
+                            )
+                            .at(&design.file, Some(locate(sources, &end.origin))),
+                        );
+                        None
+                    }
+                };
+                let from: Vec<_> = relationship.from.iter().filter_map(&mut resolve).collect();
+                let to: Vec<_> = relationship.to.iter().filter_map(&mut resolve).collect();
+                for &a in &from {
+                    for &b in &to {
+                        graph.graph.add_edge(
+                            a,
+                            b,
+                            Edge {
+                                kind: relationship.kind.clone(),
+                                r#type: relationship.r#type.clone(),
+                                sub_type: relationship.sub_type.clone(),
+                                design: d,
+                                relationship: r,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        (graph, diagnostics)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.graph.node_count()
+    }
+    pub fn edge_count(&self) -> usize {
+        self.graph.edge_count()
+    }
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeIndex, ComponentRef)> + '_ {
+        self.graph.node_indices().map(|n| (n, self.graph[n]))
+    }
+    pub fn edges(&self) -> impl Iterator<Item = (NodeIndex, NodeIndex, &Edge)> + '_ {
+        use petgraph::visit::EdgeRef;
+        self.graph.edge_references().map(|e| (e.source(), e.target(), e.weight()))
+    }
+    pub fn get(&self, node: NodeIndex) -> ComponentRef {
+        self.graph[node]
+    }
+    pub fn component<'d>(&self, designs: &'d [Design], node: NodeIndex) -> &'d Component {
+        let r = self.graph[node];
+        &designs[r.design].components[r.component]
+    }
+    /// A component by its id within design `design`.
+    pub fn by_id(&self, design: usize, id: &str) -> Option<NodeIndex> {
+        self.by_id.get(&(design, id.to_owned())).copied()
+    }
+    /// A Kubernetes object by identity, anywhere in the repo.
+    pub fn by_key(&self, key: &ObjectKey) -> Option<NodeIndex> {
+        self.by_key.get(key).copied()
+    }
+
+    /// An order in which components can be applied: for hierarchical
+    /// relationships the parent (`to`) precedes the child (`from`); for all
+    /// other relationships `from` precedes `to`. Ties keep load order, so
+    /// the order is deterministic. On a cycle, returns its members.
+    pub fn topological_order(&self) -> Result<Vec<NodeIndex>, Vec<NodeIndex>> {
+        let mut dependencies: DiGraph<(), ()> = DiGraph::with_capacity(self.graph.node_count(), self.graph.edge_count());
+        for _ in self.graph.node_indices() {
+            dependencies.add_node(());
+        }
+        for (from, to, edge) in self.edges() {
+            let (first, then) = if edge.kind.eq_ignore_ascii_case("hierarchical") { (to, from) } else { (from, to) };
+            dependencies.add_edge(first, then, ());
+        }
+        // Kahn's algorithm with a min-heap gives the smallest index first,
+        // which is load order.
+        let mut indegree: Vec<usize> = dependencies
+            .node_indices()
+            .map(|n| dependencies.neighbors_directed(n, petgraph::Direction::Incoming).count())
+            .collect();
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = indegree
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d == 0)
+            .map(|(i, _)| std::cmp::Reverse(i))
+            .collect();
+        let mut order = Vec::with_capacity(indegree.len());
+        while let Some(std::cmp::Reverse(i)) = ready.pop() {
+            order.push(NodeIndex::new(i));
+            for next in dependencies.neighbors_directed(NodeIndex::new(i), petgraph::Direction::Outgoing) {
+                indegree[next.index()] -= 1;
+                if indegree[next.index()] == 0 {
+                    ready.push(std::cmp::Reverse(next.index()));
+                }
+            }
+        }
+        if order.len() == indegree.len() {
+            return Ok(order);
+        }
+        let cycle = petgraph::algo::kosaraju_scc(&dependencies)
+            .into_iter()
+            .find(|scc| scc.len() > 1 || dependencies.contains_edge(scc[0], scc[0]))
+            .unwrap_or_default();
+        let mut cycle = cycle;
+        cycle.sort();
+        Err(cycle)
+    }
+
+    /// A warning for a cycle, if there is one.
+    pub fn cycle_diagnostic(&self, designs: &[Design], sources: &Sources) -> Option<Diagnostic> {
+        let cycle = self.topological_order().err()?;
+        let first = *cycle.first()?;
+        let names: Vec<String> = cycle.iter().map(|&n| self.component(designs, n).display()).collect();
+        let component = self.component(designs, first);
+        let design = &designs[self.graph[first].design];
+        Some(
+            Diagnostic::new(&codes::CYCLE, format!("relationships form a cycle: {}", names.join(" → ")))
+                .at(&design.file, Some(locate(sources, &component.origin)))
+                .component(component.display()),
+        )
+    }
+
+    pub fn view(&self, designs: &[Design], sources: &Sources) -> GraphView {
+        let nodes = self
+            .graph
+            .node_indices()
+            .map(|n| {
+                let component = self.component(designs, n);
+                let design = &designs[self.graph[n].design];
+                NodeView {
+                    id: component.id.clone(),
+                    kind: component.kind.clone(),
+                    api_version: component.api_version.clone(),
+                    namespace: component.namespace.clone(),
+                    name: component.name.clone(),
+                    file: design.file.clone(),
+                    line: locate(sources, &component.origin).line,
+                }
+            })
+            .collect();
+        let edges = self
+            .edges()
+            .map(|(from, to, edge)| EdgeView {
+                from: self.component(designs, from).id.clone(),
+                to: self.component(designs, to).id.clone(),
+                kind: edge.kind.clone(),
+                r#type: edge.r#type.clone(),
+                sub_type: edge.sub_type.clone(),
+            })
+            .collect();
+        GraphView { nodes, edges }
+    }
+}
+
+fn locate(sources: &Sources, origin: &crate::design::Origin) -> crate::diagnostic::Span {
+    sources.locate(origin.source, origin.doc, &origin.pointer)
+}
+
+/// The graph as `weft graph --format json` prints it.
+#[derive(Debug, Serialize)]
+pub struct GraphView {
+    pub nodes: Vec<NodeView>,
+    pub edges: Vec<EdgeView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeView {
+    pub id: String,
+    pub kind: String,
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub file: String,
+    pub line: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EdgeView {
+    pub from: String,
+    pub to: String,
+    pub kind: String,
+    #[serde(rename = "type")]
+    pub r#type: String,
+    #[serde(rename = "subType")]
+    pub sub_type: String,
+}
+
+impl GraphView {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("graph view serialises") + "\n"
+    }
+
+    /// Graphviz DOT: one cluster per file, nodes labelled `Kind` and
+    /// `namespace/name`, edges labelled `kind/type/subType`.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph weft {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+        let mut files: Vec<&str> = self.nodes.iter().map(|n| n.file.as_str()).collect();
+        files.dedup();
+        files.sort();
+        files.dedup();
+        for (i, file) in files.iter().enumerate() {
+            let _ = writeln!(out, "  subgraph cluster_{i} {{\n    label={};", dot_quote(file));
+            for node in self.nodes.iter().filter(|n| n.file == *file) {
+                let _ = writeln!(out, "    {} [label={}];", dot_quote(&node.id), dot_quote(&node_label(node)));
+            }
+            out.push_str("  }\n");
+        }
+        for edge in &self.edges {
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label={}];",
+                dot_quote(&edge.from),
+                dot_quote(&edge.to),
+                dot_quote(&edge_label(edge))
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Mermaid flowchart; node ids are positional because Mermaid ids
+    /// cannot hold every character a component id may.
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart LR\n");
+        let index: HashMap<&str, usize> = self.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let _ = writeln!(out, "  n{i}[\"{}\"]", mermaid_escape(&node_label(node)).replace('\n', "<br/>"));
+        }
+        for edge in &self.edges {
+            if let (Some(a), Some(b)) = (index.get(edge.from.as_str()), index.get(edge.to.as_str())) {
+                let _ = writeln!(out, "  n{a} -->|\"{}\"| n{b}", mermaid_escape(&edge_label(edge)));
+            }
+        }
+        out
+    }
+}
+
+fn node_label(node: &NodeView) -> String {
+    match &node.namespace {
+        Some(ns) => format!("{}\n{}/{}", node.kind, ns, node.name),
+        None => format!("{}\n{}", node.kind, node.name),
+    }
+}
+
+fn edge_label(edge: &EdgeView) -> String {
+    format!("{}/{}/{}", edge.kind, edge.r#type, edge.sub_type)
+}
+
+fn dot_quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+}
+
+fn mermaid_escape(text: &str) -> String {
+    text.replace('"', "#quot;")
+}

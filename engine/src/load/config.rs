@@ -1,0 +1,129 @@
+//! `weft.yaml`: the optional repo-level settings file.
+
+use super::yaml::Limits;
+use crate::diagnostic::{Diagnostic, Span, codes};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "weft.yaml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    /// Paths (relative to the repo root) that hold designs; all of the repo when empty.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Glob patterns (gitignore syntax) of files and folders to skip.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Extra model registries, searched before the shipped one.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Extra Rego policy directories.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default, rename = "$schema")]
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsConfig {
+    /// Bytes, or a size such as `16MiB`.
+    pub max_file_size: Option<Size>,
+    pub max_depth: Option<usize>,
+    pub max_alias_expansions: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(n) => Ok(Size(n)),
+            Raw::Text(text) => parse_size(&text).map(Size).ok_or_else(|| {
+                serde::de::Error::custom(format!("`{text}` is not a size (use bytes or e.g. 16MiB, 512KiB)"))
+            }),
+        }
+    }
+}
+
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "Ki" | "K" | "KB" => 1 << 10,
+        "MiB" | "Mi" | "M" | "MB" => 1 << 20,
+        "GiB" | "Gi" | "G" | "GB" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+impl Config {
+    /// Reads `<root>/weft.yaml` if there is one.
+    pub fn find(root: &Path, display: &str) -> Result<Option<Config>, Diagnostic> {
+        let path = root.join(FILE_NAME);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Diagnostic::new(&codes::UNREADABLE, format!("cannot read {FILE_NAME}: {e}"))
+                    .at(display, None));
+            }
+        };
+        let mut options = serde_saphyr::Options::default();
+        options.with_snippet = false;
+        serde_saphyr::from_str_with_options::<Option<Config>>(&text, options)
+            .map(|c| Some(c.unwrap_or_default()))
+            .map_err(|e| {
+                let span = e.location().map(|l| Span {
+                    line: l.line() as u32,
+                    column: l.column() as u32,
+                    len: 0,
+                });
+                Diagnostic::new(&codes::CONFIG, e.without_snippet().to_string()).at(display, span)
+            })
+    }
+
+    pub fn apply_limits(&self, limits: &mut Limits) {
+        if let Some(size) = self.limits.max_file_size {
+            limits.max_file_size = size.0;
+        }
+        if let Some(depth) = self.limits.max_depth {
+            limits.max_depth = depth;
+        }
+        if let Some(aliases) = self.limits.max_alias_expansions {
+            limits.max_alias_replay = aliases;
+        }
+    }
+
+    pub fn model_dirs(&self, root: &Path) -> Vec<PathBuf> {
+        self.models.iter().map(|m| root.join(m)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16MiB"), Some(16 << 20));
+        assert_eq!(parse_size("512 KiB"), Some(512 << 10));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("lots"), None);
+    }
+}

@@ -1,0 +1,352 @@
+//! Stage 1: read what users commit. Walks the given paths (honouring
+//! `weft.yaml`, .gitignore and ignore globs), parses every YAML/JSON file
+//! and Meshery OCI tarball, and turns each document into designs made of
+//! components. Never fails on bad input: problems become diagnostics.
+
+pub mod config;
+mod manifest;
+mod meshery;
+mod oci;
+pub mod source;
+pub mod yaml;
+
+pub use manifest::object_id;
+
+use crate::design::{Design, Format, Origin};
+use crate::diagnostic::{Diagnostic, codes};
+use config::Config;
+use rayon::prelude::*;
+use source::Sources;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use yaml::{Limits, Node};
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub limits: Limits,
+    /// Limits came from the command line and override weft.yaml.
+    pub limits_override: Option<Limits>,
+}
+
+/// Everything the loader found.
+#[derive(Debug)]
+pub struct Repo {
+    pub sources: Sources,
+    pub designs: Vec<Design>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Files looked at, including skipped ones.
+    pub files: usize,
+    pub config: Config,
+    /// Directory of the weft.yaml in effect (or of the first path given).
+    pub root: PathBuf,
+}
+
+/// A failure that stops weft from running at all (exit code 2), as opposed
+/// to a problem in the input (a diagnostic).
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Progress) -> Result<Repo, Fatal> {
+    let root = paths
+        .iter()
+        .find(|p| p.is_dir())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut diagnostics = Vec::new();
+    let config = match Config::find(&root, &display_path(&root.join(config::FILE_NAME))) {
+        Ok(config) => config.unwrap_or_default(),
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            Config::default()
+        }
+    };
+    let mut limits = options.limits;
+    config.apply_limits(&mut limits);
+    if let Some(forced) = options.limits_override {
+        limits = forced;
+    }
+
+    let files = collect_files(paths, &root, &config)?;
+    progress.stage("reading", files.len());
+    let parsed: Vec<FileResult> = files
+        .par_iter()
+        .map(|path| {
+            let result = read_file(path, &limits);
+            progress.inc();
+            result
+        })
+        .collect();
+
+    let mut sources = Sources::new(limits);
+    let mut designs = Vec::new();
+    for result in parsed {
+        diagnostics.extend(result.diagnostics);
+        for unit in result.units {
+            let id = sources.add(unit.display.clone(), unit.text, None);
+            for mut design in unit.designs {
+                design.origin.source = id;
+                for component in &mut design.components {
+                    component.origin.source = id;
+                    component.configuration_origin.source = id;
+                    component.name_origin.source = id;
+                }
+                for relationship in &mut design.relationships {
+                    relationship.origin.source = id;
+                    for end in relationship.from.iter_mut().chain(relationship.to.iter_mut()) {
+                        end.origin.source = id;
+                    }
+                }
+                designs.push(design);
+            }
+        }
+    }
+    Ok(Repo { sources, designs, diagnostics, files: files.len(), config, root })
+}
+
+/// Files to read: every `.yaml`, `.yml`, `.json`, `.tar`, `.tgz` below the
+/// given directories (or the `paths` of weft.yaml), and files named
+/// explicitly whatever their extension. Sorted, so output is stable.
+fn collect_files(paths: &[PathBuf], root: &Path, config: &Config) -> Result<Vec<PathBuf>, Fatal> {
+    let mut files = Vec::new();
+    let mut walk_roots = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Fatal(format!("cannot read {}: {e}", path.display())))?;
+        if meta.is_dir() {
+            if path == root && !config.paths.is_empty() {
+                walk_roots.extend(config.paths.iter().map(|p| root.join(p)));
+            } else {
+                walk_roots.push(path.clone());
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut overrides = ignore::overrides::OverrideBuilder::new(root);
+    for pattern in &config.ignore {
+        overrides
+            .add(&format!("!{pattern}"))
+            .map_err(|e| Fatal(format!("weft.yaml: bad ignore pattern `{pattern}`: {e}")))?;
+    }
+    let overrides = overrides.build().map_err(|e| Fatal(format!("weft.yaml: {e}")))?;
+    for walk_root in walk_roots {
+        if !walk_root.exists() {
+            return Err(Fatal(format!("weft.yaml names {} but it does not exist", walk_root.display())));
+        }
+        let walker = ignore::WalkBuilder::new(&walk_root)
+            .overrides(overrides.clone())
+            .require_git(false)
+            .build();
+        for entry in walker {
+            let entry = entry.map_err(|e| Fatal(format!("cannot walk {}: {e}", walk_root.display())))?;
+            let path = entry.path();
+            if entry.file_type().is_some_and(|t| t.is_file()) && is_candidate(path) {
+                files.push(path.to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn is_candidate(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name == config::FILE_NAME {
+        return false;
+    }
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json" | "tar" | "tgz")
+    ) || name.ends_with(".tar.gz")
+}
+
+/// How a path is shown: relative to the working directory, with `/`.
+pub fn display_path(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let shown = cwd
+        .as_deref()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .unwrap_or(path);
+    let shown = shown.strip_prefix(".").unwrap_or(shown);
+    shown.to_string_lossy().replace('\\', "/")
+}
+
+/// One text that yielded designs: a file, or a file inside an archive.
+struct Unit {
+    display: String,
+    text: Arc<str>,
+    designs: Vec<Design>,
+}
+
+#[derive(Default)]
+struct FileResult {
+    units: Vec<Unit>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn read_file(path: &Path, limits: &Limits) -> FileResult {
+    let display = display_path(path);
+    let mut result = FileResult::default();
+    let size = match std::fs::metadata(path) {
+        Ok(meta) => meta.len(),
+        Err(e) => {
+            result.diagnostics.push(Diagnostic::new(&codes::UNREADABLE, format!("cannot read file: {e}")).at(&display, None));
+            return result;
+        }
+    };
+    if size > limits.max_file_size {
+        result.diagnostics.push(
+            Diagnostic::new(
+                &codes::FILE_TOO_LARGE,
+                format!("file is {} bytes, over the {} byte cap", size, limits.max_file_size),
+            )
+            .at(&display, None),
+        );
+        return result;
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            result.diagnostics.push(Diagnostic::new(&codes::UNREADABLE, format!("cannot read file: {e}")).at(&display, None));
+            return result;
+        }
+    };
+    read_bytes(&display, &bytes, limits, &mut result);
+    result
+}
+
+/// Loads one file's content as if it had been read from `display` (whose
+/// extension tells archives apart): the designs and the diagnostics. For
+/// tools and fuzzing; `load` is the way to read a repo.
+pub fn load_bytes(display: &str, bytes: &[u8], limits: &Limits) -> (Vec<Design>, Vec<Diagnostic>) {
+    let mut result = FileResult::default();
+    read_bytes(display, bytes, limits, &mut result);
+    let designs = result.units.into_iter().flat_map(|u| u.designs).collect();
+    (designs, result.diagnostics)
+}
+
+fn read_bytes(display: &str, bytes: &[u8], limits: &Limits, result: &mut FileResult) {
+    if !oci::is_archive(Path::new(display), bytes) {
+        return read_text(display, bytes, limits, result);
+    }
+    match oci::design_files(bytes, limits.max_file_size) {
+        Ok(members) => {
+            for (member, bytes) in members {
+                read_text(&format!("{display}:{member}"), &bytes, limits, result);
+            }
+        }
+        Err(message) => result.diagnostics.push(Diagnostic::new(&codes::UNREADABLE, message).at(display, None)),
+    }
+}
+
+fn read_text(display: &str, bytes: &[u8], limits: &Limits, result: &mut FileResult) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = &bytes[..e.valid_up_to()];
+            let (line, column) = yaml::line_column(std::str::from_utf8(valid).unwrap_or(""), valid.len());
+            result.diagnostics.push(
+                Diagnostic::new(&codes::NOT_UTF8, format!("invalid UTF-8 byte 0x{:02x}", bytes[e.valid_up_to()]))
+                    .at(display, Some(crate::diagnostic::Span { line, column, len: 1 })),
+            );
+            return;
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The text is kept even when it yields nothing, so diagnostics can quote it.
+    let mut unit = Unit { display: display.to_owned(), text: Arc::from(text), designs: Vec::new() };
+    match yaml::parse_stream(display, text, limits) {
+        Err(diagnostic) => result.diagnostics.push(diagnostic),
+        Ok(docs) if docs.is_empty() => result.diagnostics.push(
+            Diagnostic::new(&codes::EMPTY_DOCUMENT, "the file holds no YAML document").at(display, None),
+        ),
+        Ok(docs) => {
+            let (designs, diagnostics) = classify(display, &docs);
+            result.diagnostics.extend(diagnostics);
+            unit.designs = designs;
+        }
+    }
+    result.units.push(unit);
+}
+
+/// Turns the documents of one file into designs: Meshery designs each
+/// become one; the Kubernetes objects of the file together become one.
+fn classify(display: &str, docs: &[Node]) -> (Vec<Design>, Vec<Diagnostic>) {
+    let mut designs = Vec::new();
+    let mut diagnostics = Vec::new();
+    let mut objects = manifest::Collector::new(display);
+    let mut unrecognised = 0;
+    for (index, doc) in docs.iter().enumerate() {
+        let origin = Origin { source: 0, doc: index, pointer: String::new() };
+        match kind_of(doc) {
+            DocKind::Design(format) => {
+                if let Some(design) = meshery::design(display, doc, origin, format, &mut diagnostics) {
+                    designs.push(design);
+                }
+            }
+            DocKind::Services => {
+                if let Some(design) = meshery::services_design(display, doc, origin, &mut diagnostics) {
+                    designs.push(design);
+                }
+            }
+            DocKind::UnsupportedDesign(version) => diagnostics.push(
+                Diagnostic::new(&codes::INVALID_DESIGN, format!("unsupported design schemaVersion `{version}`"))
+                    .at(display, Some(doc.locate("/schemaVersion")))
+                    .hint("weft reads designs.meshery.io/v1beta1 and designs.meshery.io/v1beta3"),
+            ),
+            DocKind::Object => objects.add(doc, origin, &mut diagnostics),
+            DocKind::Tooling | DocKind::Other => unrecognised += 1,
+        }
+    }
+    if let Some(design) = objects.finish() {
+        designs.push(design);
+    }
+    if designs.is_empty() && unrecognised == docs.len() {
+        diagnostics.push(
+            Diagnostic::new(&codes::SKIPPED_FILE, "neither a design nor Kubernetes objects; skipped")
+                .at(display, None),
+        );
+    }
+    (designs, diagnostics)
+}
+
+enum DocKind {
+    Design(Format),
+    UnsupportedDesign(String),
+    Services,
+    Object,
+    /// Files that configure tools rather than describe cluster objects.
+    Tooling,
+    Other,
+}
+
+fn kind_of(doc: &Node) -> DocKind {
+    if !doc.is_map() {
+        return DocKind::Other;
+    }
+    if let Some(version) = doc.get("schemaVersion").and_then(Node::as_str) {
+        return match version {
+            "designs.meshery.io/v1beta1" => DocKind::Design(Format::MesheryV1beta1),
+            "designs.meshery.io/v1beta3" => DocKind::Design(Format::MesheryV1beta3),
+            v if v.starts_with("designs.meshery.io/") => DocKind::UnsupportedDesign(v.to_owned()),
+            _ => DocKind::Other,
+        };
+    }
+    let api_version = doc.get("apiVersion").and_then(Node::as_str);
+    if let (Some(api_version), Some(_)) = (api_version, doc.get("kind")) {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        // Kustomize and kubectl configuration files look like objects but are
+        // never sent to a cluster.
+        if matches!(group, "kustomize.config.k8s.io" | "config.kubernetes.io" | "kubectl.config.k8s.io")
+            || doc.get("kind").and_then(Node::as_str) == Some("Config") && group.is_empty()
+        {
+            return DocKind::Tooling;
+        }
+        return DocKind::Object;
+    }
+    if doc.get("services").is_some_and(Node::is_map) {
+        return DocKind::Services;
+    }
+    DocKind::Other
+}

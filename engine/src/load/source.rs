@@ -1,0 +1,61 @@
+//! The texts weft read, kept so any stage can quote a line or turn a JSON
+//! pointer into a position long after loading. Trees are not kept: a
+//! position is needed only for the few values a diagnostic names, so the
+//! file is parsed again on demand, once.
+
+use super::yaml::{self, Limits, Node};
+use crate::diagnostic::Span;
+use std::sync::{Arc, OnceLock};
+
+pub type SourceId = usize;
+
+#[derive(Debug)]
+pub struct SourceFile {
+    /// Path as shown to users: relative to the working directory when the
+    /// file lies below it; `archive.tar:design.yml` for a file in an archive.
+    pub display: String,
+    pub text: Arc<str>,
+    trees: OnceLock<Vec<Node>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Sources {
+    files: Vec<SourceFile>,
+    limits: Limits,
+}
+
+impl Sources {
+    pub fn new(limits: Limits) -> Self {
+        Sources { files: Vec::new(), limits }
+    }
+    pub fn add(&mut self, display: String, text: Arc<str>, trees: Option<Vec<Node>>) -> SourceId {
+        let cell = OnceLock::new();
+        if let Some(trees) = trees {
+            let _ = cell.set(trees);
+        }
+        self.files.push(SourceFile { display, text, trees: cell });
+        self.files.len() - 1
+    }
+    pub fn get(&self, id: SourceId) -> &SourceFile {
+        &self.files[id]
+    }
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter()
+    }
+
+    /// Position of the value a JSON pointer names in document `doc` of a
+    /// file, or of its deepest existing ancestor.
+    pub fn locate(&self, id: SourceId, doc: usize, pointer: &str) -> Span {
+        let file = &self.files[id];
+        let trees = file.trees.get_or_init(|| {
+            yaml::parse_stream(&file.display, &file.text, &self.limits).unwrap_or_default()
+        });
+        trees.get(doc).map_or(Span { line: 1, column: 1, len: 0 }, |tree| tree.locate(pointer))
+    }
+}

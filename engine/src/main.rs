@@ -1,0 +1,222 @@
+//! The `weft` command line. Exit codes: 0 success (no errors found),
+//! 1 errors found in the input, 2 weft could not run.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use weft::diagnostic::Severity;
+use weft::graph::Graph;
+use weft::load::{self, yaml::Limits};
+use weft::model::{Registry, cli::ModelCommand};
+use weft::progress::Progress;
+use weft::report::{self, OutputFormat, Report};
+use weft::validate;
+
+#[derive(Parser)]
+#[command(name = "weft", version, about = "Declarative GitOps for cloud native infrastructure: validate, graph and model Meshery designs and Kubernetes manifests.")]
+struct Cli {
+    /// Also report informational findings, such as files skipped as neither designs nor Kubernetes objects.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check designs and manifests: syntax, identity, schemas, names, scopes.
+    Validate(ValidateArgs),
+    /// Print the component graph of designs and manifests.
+    Graph(GraphArgs),
+    /// Inspect and grow the model registry.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+        #[command(flatten)]
+        models: ModelDirs,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct ModelDirs {
+    /// An extra model registry directory, searched before the shipped models. Repeatable.
+    #[arg(long = "models", value_name = "DIR", global = true)]
+    dirs: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct InputArgs {
+    /// Files and folders to read; folders are walked for .yaml, .yml, .json and design tarballs.
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    models: ModelDirs,
+    /// Largest file weft reads, in bytes or with a unit (16MiB). Overrides weft.yaml.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_file_size: Option<u64>,
+    /// Deepest YAML nesting weft accepts. Overrides weft.yaml.
+    #[arg(long, value_name = "LEVELS")]
+    max_depth: Option<usize>,
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Treat warnings as errors (exit code 1 when there are any).
+    #[arg(long)]
+    strict: bool,
+    /// Report unknown models, kinds and versions as warnings instead of errors.
+    #[arg(long)]
+    allow_unknown: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Args)]
+struct GraphArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    format: GraphFormat,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    load::config::parse_size(text).ok_or_else(|| format!("`{text}` is not a size (bytes, or e.g. 16MiB)"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => run_validate(args, cli.verbose),
+        Command::Graph(args) => run_graph(args, cli.verbose),
+        Command::Model { command, models, json } => weft::model::cli::run(&command, &model_dirs(&models.dirs, &[]), json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("weft: error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Model registries in search order: command line, weft.yaml, shipped.
+fn model_dirs(cli: &[PathBuf], config: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = cli.iter().chain(config).cloned().collect();
+    dirs.extend(Registry::shipped_dir());
+    dirs
+}
+
+struct Loaded {
+    repo: load::Repo,
+    registry_dirs: Vec<PathBuf>,
+}
+
+fn load_input(input: &InputArgs, progress: &Progress) -> Result<Loaded, String> {
+    let mut options = load::Options::default();
+    if input.max_file_size.is_some() || input.max_depth.is_some() {
+        let mut limits = Limits::default();
+        limits.max_file_size = input.max_file_size.unwrap_or(limits.max_file_size);
+        limits.max_depth = input.max_depth.unwrap_or(limits.max_depth);
+        options.limits_override = Some(limits);
+    }
+    let repo = load::load(&input.paths, &options, progress).map_err(|f| f.0)?;
+    let registry_dirs = model_dirs(&input.models.dirs, &repo.config.model_dirs(&repo.root));
+    Ok(Loaded { repo, registry_dirs })
+}
+
+fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
+    let progress = Progress::on_terminal();
+    let Loaded { repo, registry_dirs } = load_input(&args.input, &progress)?;
+    let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
+    let (graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
+    let mut diagnostics = repo.diagnostics;
+    diagnostics.extend(graph_diagnostics);
+    diagnostics.extend(graph.cycle_diagnostic(&repo.designs, &repo.sources));
+    let options = validate::Options { allow_unknown: args.allow_unknown };
+    diagnostics.extend(validate::validate(&repo.designs, &repo.sources, &registry, options, &progress));
+    progress.finish();
+    if !verbose {
+        diagnostics.retain(|d| d.severity != Severity::Info);
+    }
+    sort_diagnostics(&mut diagnostics);
+
+    let report = Report {
+        files: repo.files,
+        designs: repo
+            .designs
+            .iter()
+            .map(|d| report::DesignSummary {
+                file: d.file.clone(),
+                name: d.name.clone(),
+                components: d.components.len(),
+                relationships: d.relationships.len(),
+            })
+            .collect(),
+        diagnostics,
+    };
+    let color = args.format == OutputFormat::Text && use_color();
+    print(&report::render(&report, args.format, &repo.sources, color))?;
+    let failed = report.has_errors() || args.strict && report.summary().warnings > 0;
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
+    let progress = Progress::on_terminal();
+    let Loaded { repo, .. } = load_input(&args.input, &progress)?;
+    progress.finish();
+    let (graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
+    let view = graph.view(&repo.designs, &repo.sources);
+    print(&match args.format {
+        GraphFormat::Dot => view.to_dot(),
+        GraphFormat::Mermaid => view.to_mermaid(),
+        GraphFormat::Json => view.to_json(),
+    })?;
+    // The graph goes to stdout for piping; problems found on the way go to
+    // stderr so they are seen without corrupting it.
+    let mut diagnostics = repo.diagnostics;
+    diagnostics.extend(graph_diagnostics);
+    if !verbose {
+        diagnostics.retain(|d| d.severity != Severity::Info);
+    }
+    sort_diagnostics(&mut diagnostics);
+    let has_errors = diagnostics.iter().any(|d| d.is_error());
+    if !diagnostics.is_empty() {
+        let report = Report { files: repo.files, designs: Vec::new(), diagnostics };
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!("{}", report::render(&report, OutputFormat::Text, &repo.sources, color));
+    }
+    Ok(if has_errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn sort_diagnostics(diagnostics: &mut [weft::diagnostic::Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        (&a.file, a.line(), a.column(), a.code, &a.message).cmp(&(&b.file, b.line(), b.column(), b.code, &b.message))
+    });
+}
+
+fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Writes to stdout; a closed pipe (`weft ... | head`) is not an error.
+fn print(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write output: {e}")),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,57 @@
+//! Helpers shared by the end-to-end tests: run the real `weft` binary the
+//! way users do and read its JSON output.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn fixtures() -> PathBuf {
+    repo_root().join("tests/fixtures")
+}
+
+pub fn weft(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("weft runs")
+}
+
+/// `weft validate ARGS --format json` in `cwd`: the exit code and the parsed report.
+pub fn validate_json(args: &[&str], cwd: &Path) -> (i32, serde_json::Value) {
+    let mut all = vec!["validate", "--format", "json"];
+    all.extend_from_slice(args);
+    let output = weft(&all, cwd);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("output is not JSON ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
+    });
+    (output.status.code().expect("exit code"), report)
+}
+
+pub fn diagnostics(report: &serde_json::Value) -> &Vec<serde_json::Value> {
+    report["diagnostics"].as_array().expect("diagnostics array")
+}
+
+/// The diagnostics with `code`, as (file, line, column, severity, message).
+pub fn with_code<'a>(report: &'a serde_json::Value, code: &str) -> Vec<(&'a str, u64, u64, &'a str, &'a str)> {
+    diagnostics(report)
+        .iter()
+        .filter(|d| d["code"] == code)
+        .map(|d| {
+            (
+                d["file"].as_str().unwrap_or(""),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+                d["severity"].as_str().unwrap(),
+                d["message"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
