@@ -64,10 +64,13 @@ fn main() {
     let cpu_model = cpu_model();
     let weft_version = weft_version(&bin);
     println!("\n== weft validate benchmark (synthetic repos, generator v{}) ==", synth::GENERATOR_VERSION);
+    let busy = busy_cores();
     println!(
-        "machine: {nproc} cores (available_parallelism), CPU {cpu_model}; {weft_version}; binary {}",
-        bin.display()
+        "machine: {nproc} cores (available_parallelism), CPU {cpu_model}; {weft_version}; binary {}; busy before start: {}",
+        bin.display(),
+        busy.map_or("unknown".into(), |b| format!("{b:.2} cores"))
     );
+    warn_if_busy(busy);
 
     // Repositories first, so generation never overlaps a timed run.
     let repos_root = target.join("bench-repos");
@@ -116,11 +119,15 @@ fn main() {
         json!({"skipped": "WEFT_BENCH_PEERS=0"})
     };
 
+    let busy_end = busy_cores();
+    println!("\nbusy after the runs: {}", busy_end.map_or("unknown".into(), |b| format!("{b:.2} cores")));
+    warn_if_busy(busy_end);
+
     let results = json!({
         "benchmark": "weft validate",
         "generator_version": synth::GENERATOR_VERSION,
         "unix_time": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        "machine": {"nproc": nproc, "cpu_model": cpu_model, "weft_version": weft_version, "weft_bin": bin.display().to_string()},
+        "machine": {"nproc": nproc, "cpu_model": cpu_model, "busy_cores_at_start": busy, "busy_cores_at_end": busy_end, "weft_version": weft_version, "weft_bin": bin.display().to_string()},
         "weft": rows.iter().map(|(n, stats, s)| {
             let mut v = s.to_json();
             v["n"] = json!(n);
@@ -198,6 +205,31 @@ fn cpu_model() -> String {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Cores kept busy by other processes: the non-idle share of all CPU time
+/// in /proc/stat over one second while this process sleeps.
+fn busy_cores() -> Option<f64> {
+    fn sample() -> Option<(u64, u64)> {
+        let stat = fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let total: u64 = cpu.iter().take(8).sum();
+        let idle = cpu.get(3)? + cpu.get(4).unwrap_or(&0);
+        Some((total, idle))
+    }
+    let (t0, i0) = sample()?;
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let (t1, i1) = sample()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let dt = (t1 - t0) as f64;
+    (dt > 0.0).then(|| (1.0 - (i1 - i0) as f64 / dt) * cores)
+}
+
+fn warn_if_busy(busy: Option<f64>) {
+    if let Some(b) = busy.filter(|&b| b > 0.25) {
+        println!("  warning: other processes keep {b:.2} cores busy; timings are noisy, rerun on an idle machine");
+    }
 }
 
 fn weft_version(bin: &Path) -> String {
@@ -418,7 +450,7 @@ fn fmt_int(x: f64) -> String {
 fn print_weft_table(rows: &[(usize, synth::Stats, Series)]) {
     println!(
         "{:>7} {:>6} {:>12} {:>5} {:>10} {:>17} {:>10} {:>6} {:>9} {:>11} {:>8}",
-        "N", "files", "read by weft", "runs", "median", "min–max", "peak RSS", "cores", "comp/s", "comp/s/core", "µs/comp"
+        "N", "files", "comps read", "runs", "median", "min–max", "peak RSS", "cores", "comp/s", "comp/s/core", "µs/comp"
     );
     for (n, stats, s) in rows {
         let files = stats.manifest_files + stats.design_files;
@@ -450,7 +482,7 @@ fn print_weft_table(rows: &[(usize, synth::Stats, Series)]) {
         }
     }
     println!(
-        "  read by weft = sum of designs[].components in weft's JSON; cores = median (user+sys CPU time) / median wall,\n  \
+        "  comps read = sum of designs[].components in weft's JSON; cores = median (user+sys CPU time) / median wall,\n  \
          from wait4 rusage of the weft process; comp/s/core = N / median CPU seconds (= comp/s ÷ cores used); peak RSS = max over runs."
     );
 }

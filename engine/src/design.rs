@@ -69,6 +69,9 @@ pub struct Component {
     pub ignored: bool,
     /// The component in its document.
     pub origin: Origin,
+    /// Where the component starts, resolved while loading (the tree is at
+    /// hand then), so listing components needs no second parse.
+    pub span: crate::diagnostic::Span,
     /// `configuration` in its document: schema errors are reported below it.
     pub configuration_origin: Origin,
     /// The field holding the name (`displayName`, `metadata/name`).

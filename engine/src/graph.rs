@@ -239,7 +239,7 @@ impl Graph {
         )
     }
 
-    pub fn view(&self, designs: &[Design], sources: &Sources) -> GraphView {
+    pub fn view(&self, designs: &[Design]) -> GraphView {
         let nodes = self
             .graph
             .node_indices()
@@ -253,7 +253,7 @@ impl Graph {
                     namespace: component.namespace.clone(),
                     name: component.name.clone(),
                     file: design.file.clone(),
-                    line: locate(sources, &component.origin).line,
+                    line: component.span.line,
                 }
             })
             .collect();

@@ -179,7 +179,7 @@ fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
     let Loaded { repo, .. } = load_input(&args.input, &progress)?;
     progress.finish();
     let (graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
-    let view = graph.view(&repo.designs, &repo.sources);
+    let view = graph.view(&repo.designs);
     print(&match args.format {
         GraphFormat::Dot => view.to_dot(),
         GraphFormat::Mermaid => view.to_mermaid(),

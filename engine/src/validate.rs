@@ -179,7 +179,10 @@ impl Checker<'_> {
             let path = error.instance_path().to_string();
             let origin = c.configuration_origin.child(&path);
             let at = if path.is_empty() { String::new() } else { format!(" at {}", path) };
-            out.push(self.diagnostic(&codes::SCHEMA, format!("{error}{at}"), &origin));
+            out.push(
+                self.diagnostic(&codes::SCHEMA, format!("{error}{at}"), &origin)
+                    .hint(format!("`weft model show {}` prints the fields {} accepts", c.kind, c.kind)),
+            );
         }
         let rest = errors.count();
         if rest > 0 {

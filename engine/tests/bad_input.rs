@@ -108,9 +108,9 @@ fn schema_and_semantic_errors_point_at_fields() {
     assert_eq!(status, 1);
     let at = |code: &str| -> Vec<(u64, u64)> { with_code(&report, code).iter().map(|d| (d.1, d.2)).collect() };
     assert!(at("schema").contains(&(7, 3)), "replicas: three at 7:3 in {report}");
-    assert!(at("schema").contains(&(21, 15)), "containerPort: http-port at 21:15 in {report}");
+    assert!(at("schema").contains(&(20, 15)), "containerPort: http-port at 20:15 in {report}");
     assert_eq!(at("invalid-name"), vec![(4, 3)], "{report}");
-    assert_eq!(at("namespace-on-cluster-scoped"), vec![(27, 3)], "{report}");
+    assert_eq!(at("namespace-on-cluster-scoped"), vec![(26, 3)], "{report}");
     assert_eq!(at("unknown-kind"), vec![(35, 1)], "{report}");
     assert_eq!(at("unknown-version"), vec![(41, 1)], "{report}");
     assert_complete(&report);

@@ -2,7 +2,7 @@
 //! them with `WEFT_UPDATE_GOLDEN=1 cargo test --test report_render`) and
 //! structural checks that hold whatever the exact bytes are.
 
-#[path = "report_fixture.rs"]
+#[path = "common/report_fixture.rs"]
 mod fixture;
 
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! 2020-12 schema, accepts the real Meshery samples, rejects what weft
 //! rejects, and describes what weft prints.
 
-#[path = "report_fixture.rs"]
+#[path = "common/report_fixture.rs"]
 mod fixture;
 
 use serde_json::{Value, json};

@@ -93,6 +93,7 @@ impl<'a> Collector<'a> {
             name_origin: origin.child(&format!("/metadata/{}", escape_segment(name_key))),
             configuration_origin: origin.clone(),
             origin,
+            span: object.span,
         });
     }
 

@@ -144,6 +144,7 @@ fn component(ctx: &mut Ctx, node: &Node, pointer: &str) -> Option<Component> {
         configuration_origin: origin.child("/configuration"),
         name_origin: origin.child("/displayName"),
         origin,
+        span: node.span,
     })
 }
 
@@ -276,6 +277,7 @@ pub fn services_design(display: &str, doc: &Node, origin: Origin, diagnostics: &
             configuration_origin: component_origin.child("/settings"),
             name_origin: component_origin.child(name_pointer),
             origin: component_origin,
+            span: entry.key_span,
         });
     }
     Some(Design {

@@ -2,13 +2,15 @@
 //! keeps its source position, so later stages can turn a JSON pointer into
 //! `file:line:column`.
 //!
-//! Parsing is serde-saphyr's: it rejects duplicate keys, caps alias expansion
-//! and nesting through its budget, and never panics. We only shape the result.
+//! The parser is granit-parser (serde-saphyr's, which never panics on
+//! input); building the tree here is where duplicate keys are rejected and
+//! nesting, node count and alias expansion are capped.
 
 use crate::diagnostic::{Diagnostic, Span, codes};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
-use std::fmt;
+use serde_saphyr::granit_parser::{
+    Event, Options as ParserOptions, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag,
+};
+use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
@@ -161,68 +163,303 @@ pub fn escape_segment(segment: &str) -> String {
 
 /// Parses every document of a YAML stream. Empty documents (a stray `---`)
 /// are dropped, as kubectl drops them. `file` only labels diagnostics.
+///
+/// granit-parser (the parser under serde-saphyr) supplies the events; the
+/// tree is built here, without serde, because that is several times faster
+/// and lets every key and value keep its span. Plain scalars resolve as
+/// Kubernetes resolves them (YAML 1.1, as sigs.k8s.io/yaml does): `yes`/`no`
+/// /`on`/`off` are booleans, `0644` is octal, `1_000` is a number.
 pub fn parse_stream(file: &str, text: &str, limits: &Limits) -> Result<Vec<Node>, Diagnostic> {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = limits.max_depth;
-    budget.max_nodes = limits.max_nodes;
-    budget.max_events = limits.max_nodes.saturating_mul(3);
-    budget.max_documents = 100_000;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options.alias_limits.max_total_replayed_events = limits.max_alias_replay;
-    options.with_snippet = false;
-    let docs: Result<Vec<Spanned<Value>>, _> =
-        serde_saphyr::from_str_multiple_with_options(text, options);
-    match docs {
-        Ok(docs) => Ok(docs.into_iter().map(node).collect()),
-        Err(error) => Err(yaml_error(file, &error, limits)),
+    let mut options = ParserOptions::default();
+    options.emit_comments = false;
+    // The parser's own nesting caps guard its stack; ours is checked below
+    // with a clearer message, so theirs must not trip first.
+    options.flow_nesting_limit = limits.max_depth.saturating_add(1);
+    options.block_nesting_limit = limits.max_depth.saturating_add(1);
+    let parser = Parser::new_from_str_with_options(text, options);
+    let mut builder = Builder { file, limits, docs: Vec::new(), stack: Vec::new(), anchors: HashMap::new(), nodes: 0, replayed: 0 };
+    for event in parser {
+        let (event, span) = event.map_err(|e| scan_error(file, &e, limits))?;
+        builder.event(event, span)?;
+    }
+    Ok(builder.docs)
+}
+
+fn scan_error(file: &str, error: &ScanError, limits: &Limits) -> Diagnostic {
+    let marker = error.marker();
+    let span = Span { line: marker.line() as u32, column: marker.col() as u32 + 1, len: 0 };
+    let info = error.info();
+    let lowered = info.to_ascii_lowercase();
+    if lowered.contains("nest") || lowered.contains("depth") || lowered.contains("recursion") {
+        return Diagnostic::new(&codes::NESTING_LIMIT, format!("nesting deeper than {} levels", limits.max_depth))
+            .at(file, Some(span));
+    }
+    Diagnostic::new(&codes::YAML_SYNTAX, info.to_owned()).at(file, Some(span))
+}
+
+fn span_of(span: &ParserSpan) -> Span {
+    let len = match (span.start.byte_offset(), span.end.byte_offset()) {
+        (Some(start), Some(end)) => end.saturating_sub(start),
+        _ => span.end.index().saturating_sub(span.start.index()),
+    };
+    Span { line: span.start.line() as u32, column: span.start.col() as u32 + 1, len: len as u32 }
+}
+
+enum Frame {
+    Seq { span: Span, anchor: usize, items: Vec<Node>, nodes: usize },
+    Map { span: Span, anchor: usize, entries: Vec<Entry>, key: Option<(String, Span)>, nodes: usize, merges: Vec<Node> },
+}
+
+struct Builder<'a> {
+    file: &'a str,
+    limits: &'a Limits,
+    docs: Vec<Node>,
+    stack: Vec<Frame>,
+    /// Anchored nodes, with the number of nodes each holds (the cost of
+    /// replaying it through an alias).
+    anchors: HashMap<usize, (Node, usize)>,
+    nodes: usize,
+    replayed: usize,
+}
+
+impl Builder<'_> {
+    fn fail(&self, code: &'static crate::diagnostic::Code, message: String, span: Span) -> Diagnostic {
+        Diagnostic::new(code, message).at(self.file, Some(span))
+    }
+
+    fn event(&mut self, event: Event<'_>, span: ParserSpan) -> Result<(), Diagnostic> {
+        let at = span_of(&span);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = resolve_scalar(&text, style, tag.as_deref());
+                self.count(1, at)?;
+                let node = Node { span: at, value };
+                if anchor != 0 {
+                    self.anchors.insert(anchor, (node.clone(), 1));
+                }
+                self.push(node, 1)
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                self.open(at)?;
+                self.stack.push(Frame::Seq { span: at, anchor, items: Vec::new(), nodes: 1 });
+                Ok(())
+            }
+            Event::MappingStart(_, anchor, _) => {
+                self.open(at)?;
+                self.stack.push(Frame::Map { span: at, anchor, entries: Vec::new(), key: None, nodes: 1, merges: Vec::new() });
+                Ok(())
+            }
+            Event::SequenceEnd => match self.stack.pop() {
+                Some(Frame::Seq { span, anchor, items, nodes }) => self.close(Node { span, value: Value::Seq(items) }, anchor, nodes),
+                _ => Err(self.fail(&codes::YAML_SYNTAX, "unbalanced sequence".into(), at)),
+            },
+            Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::Map { span, anchor, mut entries, nodes, merges, .. }) => {
+                    merge_keys(&mut entries, merges);
+                    self.close(Node { span, value: Value::Map(entries) }, anchor, nodes)
+                }
+                _ => Err(self.fail(&codes::YAML_SYNTAX, "unbalanced mapping".into(), at)),
+            },
+            Event::Alias(anchor) => {
+                let Some((node, size)) = self.anchors.get(&anchor) else {
+                    return Err(self.fail(&codes::YAML_SYNTAX, "alias to an unknown anchor".into(), at));
+                };
+                let (mut node, size) = (node.clone(), *size);
+                self.replayed = self.replayed.saturating_add(size);
+                if self.replayed > self.limits.max_alias_replay {
+                    return Err(self.fail(
+                        &codes::ALIAS_LIMIT,
+                        format!("aliases expand to more than {} nodes", self.limits.max_alias_replay),
+                        at,
+                    ));
+                }
+                self.count(size, at)?;
+                // The alias is where the value is used; point there.
+                node.span = at;
+                self.push(node, size)
+            }
+            Event::DocumentEnd => {
+                self.anchors.clear();
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn count(&mut self, n: usize, at: Span) -> Result<(), Diagnostic> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > self.limits.max_nodes {
+            return Err(self.fail(&codes::ALIAS_LIMIT, format!("more than {} YAML nodes", self.limits.max_nodes), at));
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, at: Span) -> Result<(), Diagnostic> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(self.fail(&codes::NESTING_LIMIT, format!("nesting deeper than {} levels", self.limits.max_depth), at));
+        }
+        self.count(1, at)
+    }
+
+    fn close(&mut self, node: Node, anchor: usize, nodes: usize) -> Result<(), Diagnostic> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), nodes));
+        }
+        self.push(node, nodes)
+    }
+
+    /// Adds a finished node to the collection being built, or ends a document.
+    fn push(&mut self, node: Node, size: usize) -> Result<(), Diagnostic> {
+        match self.stack.last_mut() {
+            None => {
+                if !node.is_null() {
+                    self.docs.push(node);
+                }
+                Ok(())
+            }
+            Some(Frame::Seq { items, nodes, .. }) => {
+                *nodes += size;
+                items.push(node);
+                Ok(())
+            }
+            Some(Frame::Map { entries, key, nodes, merges, .. }) => {
+                *nodes += size;
+                match key.take() {
+                    None => {
+                        let text = match node.value {
+                            Value::String(s) => s,
+                            Value::Null => "null".to_owned(),
+                            Value::Bool(b) => b.to_string(),
+                            Value::Number(n) => n.to_string(),
+                            Value::Seq(_) | Value::Map(_) => {
+                                return Err(Diagnostic::new(&codes::YAML_SYNTAX, "a mapping key must be a scalar")
+                                    .at(self.file, Some(node.span)));
+                            }
+                        };
+                        *key = Some((text, node.span));
+                        Ok(())
+                    }
+                    Some((k, key_span)) if k == "<<" && key_span.len == 2 => {
+                        merges.push(node);
+                        Ok(())
+                    }
+                    Some((k, key_span)) => {
+                        if has_key(entries, &k) {
+                            return Err(Diagnostic::new(&codes::DUPLICATE_KEY, format!("duplicate key `{k}`"))
+                                .at(self.file, Some(key_span)));
+                        }
+                        entries.push(Entry { key: k, key_span, value: node });
+                        Ok(())
+                    }
+                }
+            }
+        }
     }
 }
 
-fn yaml_error(file: &str, error: &serde_saphyr::Error, limits: &Limits) -> Diagnostic {
-    use serde_saphyr::Error as E;
-    let message = error.without_snippet().to_string();
-    let lowered = message.to_ascii_lowercase();
-    let code = match error {
-        E::DuplicateMappingKey { .. } => &codes::DUPLICATE_KEY,
-        E::AliasReplayLimitExceeded { .. }
-        | E::AliasExpansionLimitExceeded { .. }
-        | E::AliasReplayStackDepthExceeded { .. }
-        | E::AliasReplayCounterOverflow { .. } => &codes::ALIAS_LIMIT,
-        E::Budget { .. } if lowered.contains("depth") => &codes::NESTING_LIMIT,
-        E::Budget { .. } => &codes::ALIAS_LIMIT,
-        _ if lowered.contains("duplicate") => &codes::DUPLICATE_KEY,
-        _ if lowered.contains("depth") || lowered.contains("nesting") => &codes::NESTING_LIMIT,
-        _ => &codes::YAML_SYNTAX,
-    };
-    let span = error.location().map(|loc| span_of(&loc));
-    let message = match error {
-        E::DuplicateMappingKey { key, .. } => match key {
-            Some(key) => format!("duplicate key `{key}`"),
-            None => "duplicate mapping key".to_owned(),
-        },
-        _ if std::ptr::eq(code, &codes::NESTING_LIMIT) => format!("nesting deeper than {} levels", limits.max_depth),
-        _ => strip_position(&message),
-    };
-    Diagnostic::new(code, message).at(file, span)
+fn has_key(entries: &[Entry], key: &str) -> bool {
+    // Mappings are small; a linear scan beats hashing until they are not.
+    if entries.len() < 32 {
+        return entries.iter().any(|e| e.key == key);
+    }
+    entries.iter().rev().any(|e| e.key == key)
 }
 
-/// serde-saphyr appends "at line L column C" to messages; we show the
-/// position separately, so drop it from the text.
-fn strip_position(message: &str) -> String {
-    let cut = [" at line ", "line "]
-        .iter()
-        .filter_map(|p| message.find(p))
-        .filter(|&i| message[i..].contains("column"))
-        .min();
-    let trimmed = match cut {
-        Some(0) => message.split_once(": ").map_or(message, |(_, rest)| rest),
-        Some(i) => &message[..i],
-        None => message,
-    };
-    trimmed.trim_end_matches([':', ',', ' ']).to_string()
+/// YAML merge keys (`<<: *base`): merged entries never override keys the
+/// mapping sets itself; earlier merge sources win over later ones.
+fn merge_keys(entries: &mut Vec<Entry>, merges: Vec<Node>) {
+    for source in merges {
+        let maps: Vec<Node> = match source.value {
+            Value::Map(_) => vec![source],
+            Value::Seq(items) => items,
+            _ => continue,
+        };
+        for map in maps {
+            if let Value::Map(merged) = map.value {
+                for entry in merged {
+                    if !entries.iter().any(|e| e.key == entry.key) {
+                        entries.push(entry);
+                    }
+                }
+            }
+        }
+    }
 }
 
+/// Resolves a scalar as go-yaml v2 (used by sigs.k8s.io/yaml, and so by
+/// kubectl and the API server's YAML decoding) does: quoted and block
+/// scalars are strings; plain ones may be null, booleans or numbers.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(tag) = tag {
+        if tag.is_yaml_core_schema() {
+            match tag.suffix() {
+                "str" => return Value::String(text.to_owned()),
+                "null" => return Value::Null,
+                _ => {}
+            }
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Value::String(text.to_owned());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => return Value::Bool(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    resolve_number(text).unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+fn resolve_number(text: &str) -> Option<Value> {
+    let first = *text.as_bytes().first()?;
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return None;
+    }
+    let cleaned;
+    let text = if text.contains('_') {
+        cleaned = text.replace('_', "");
+        cleaned.as_str()
+    } else {
+        text
+    };
+    let (negative, digits) = match text.as_bytes()[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let radix_value = if let Some(hex) = digits.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16).ok()
+    } else if let Some(octal) = digits.strip_prefix("0o") {
+        u64::from_str_radix(octal, 8).ok()
+    } else if let Some(binary) = digits.strip_prefix("0b") {
+        u64::from_str_radix(binary, 2).ok()
+    } else if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
+        u64::from_str_radix(&digits[1..], 8).ok()
+    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse::<u64>().ok()
+    } else {
+        None
+    };
+    if let Some(magnitude) = radix_value {
+        return Some(Value::Number(if negative {
+            i64::try_from(magnitude).ok().map(|m| -m)?.into()
+        } else {
+            magnitude.into()
+        }));
+    }
+    match digits {
+        ".inf" | ".Inf" | ".INF" | ".nan" | ".NaN" | ".NAN" => return None,
+        _ => {}
+    }
+    let is_float = digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && digits.bytes().any(|b| b.is_ascii_digit());
+    if !is_float {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    serde_json::Number::from_f64(value).map(Value::Number)
+}
 
 /// Byte offset of a 1-based line and character column.
 pub fn offset_of(text: &str, line: u32, column: u32) -> usize {
@@ -246,129 +483,3 @@ pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
     (line as u32, column as u32)
 }
 
-fn node(spanned: Spanned<Value>) -> Node {
-    Node { span: span_of(&spanned.referenced), value: spanned.value }
-}
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-fn span_of(loc: &serde_saphyr::Location) -> Span {
-    Span {
-        line: u32::try_from(loc.line()).unwrap_or(u32::MAX),
-        column: u32::try_from(loc.column()).unwrap_or(u32::MAX),
-        len: u32::try_from(loc.span().byte_len().unwrap_or(0)).unwrap_or(0),
-    }
-}
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
-        Ok(i64::try_from(v).map(|v| Value::Number(v.into())).unwrap_or_else(|_| Value::String(v.to_string())))
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-        Ok(u64::try_from(v).map(|v| Value::Number(v.into())).unwrap_or_else(|_| Value::String(v.to_string())))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::String(String::from_utf8_lossy(v).into_owned()))
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
-    }
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(item) = seq.next_element::<Spanned<Value>>()? {
-            items.push(Node { span: span_of(&item.referenced), value: item.value });
-        }
-        Ok(Value::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries: Vec<Entry> = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-        while let Some(key) = map.next_key::<Spanned<KeyString>>()? {
-            let value = map.next_value::<Spanned<Value>>()?;
-            entries.push(Entry {
-                key: key.value.0,
-                key_span: span_of(&key.referenced),
-                value: Node { span: span_of(&value.referenced), value: value.value },
-            });
-        }
-        Ok(Value::Map(entries))
-    }
-}
-
-/// A mapping key as text. Kubernetes keys are strings, but YAML allows
-/// `80: http` or `true: x`; those keep their spelling as a string.
-struct KeyString(String);
-
-impl<'de> Deserialize<'de> for KeyString {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = KeyString;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a scalar mapping key")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<KeyString, E> {
-                Ok(KeyString(v))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<KeyString, E> {
-                Ok(KeyString("null".into()))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<KeyString, E> {
-                Ok(KeyString("null".into()))
-            }
-        }
-        deserializer.deserialize_any(KeyVisitor)
-    }
-}

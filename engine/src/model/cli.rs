@@ -20,9 +20,10 @@ pub enum ModelCommand {
     },
     /// Generate component definitions from Kubernetes JSON-schema
     /// definitions (--openapi) or from CustomResourceDefinitions (--crd).
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["openapi", "crd"])))]
     Import {
         /// A definitions document (`_definitions.json`, `swagger.json`, an OpenAPI 3 document).
-        #[arg(long, conflicts_with = "crd", required_unless_present = "crd")]
+        #[arg(long)]
         openapi: Option<PathBuf>,
         /// A YAML stream of CustomResourceDefinitions.
         #[arg(long)]
@@ -56,7 +57,10 @@ pub fn run(cmd: &ModelCommand, model_dirs: &[PathBuf], json: bool) -> Result<Exi
             let name = name.clone().or_else(|| inferred.as_ref().map(|(n, _)| n.clone()));
             let version = version.clone().or_else(|| inferred.as_ref().map(|(_, v)| v.clone()));
             let (Some(name), Some(version)) = (name, version) else {
-                return Err(format!("{}: cannot tell the model name and version from the file name; pass --name and --version", path.display()));
+                return Err(format!(
+                    "{}: cannot tell the model name and version from the file name; pass --name and --version",
+                    path.display()
+                ));
             };
             let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let label = path.display().to_string();
@@ -70,7 +74,13 @@ pub fn run(cmd: &ModelCommand, model_dirs: &[PathBuf], json: bool) -> Result<Exi
                 let summary = json!({"model": bundle.name, "version": bundle.version, "components": bundle.components.len(), "path": dir});
                 println!("{summary}");
             } else {
-                println!("wrote {} components of {} {} to {}", bundle.components.len(), bundle.name, bundle.version, dir.display());
+                println!(
+                    "wrote {} components of {} {} to {}",
+                    bundle.components.len(),
+                    bundle.name,
+                    bundle.version,
+                    dir.display()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -133,11 +143,7 @@ fn show(model_dirs: &[PathBuf], kind: &str, api_version: &str, json: bool) -> Re
     let properties: Vec<(String, String, String)> = schema
         .get("properties")
         .and_then(Value::as_object)
-        .map(|p| {
-            p.iter()
-                .map(|(name, s)| (name.clone(), type_of(s, &schema), first_sentence(s)))
-                .collect()
-        })
+        .map(|p| p.iter().map(|(name, s)| (name.clone(), type_of(s, &schema), first_sentence(s))).collect())
         .unwrap_or_default();
     if json {
         let fields: Vec<Value> = properties

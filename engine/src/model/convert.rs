@@ -23,11 +23,8 @@ pub(crate) const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
 
 /// Extensions that change what is valid; every other `x-` key is a hint
 /// for clients (merge strategies, list types, CEL) and is dropped.
-const KEEP_EXTENSIONS: &[&str] = &[
-    "x-kubernetes-int-or-string",
-    "x-kubernetes-preserve-unknown-fields",
-    "x-kubernetes-embedded-resource",
-];
+const KEEP_EXTENSIONS: &[&str] =
+    &["x-kubernetes-int-or-string", "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource"];
 
 const ANNOTATIONS: &[&str] = &[
     "description",
@@ -82,10 +79,10 @@ pub(crate) fn convert(schema: &Value, structural: bool) -> Value {
     }
 
     for (flag, bound) in [("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")] {
-        if source.get(flag) == Some(&Value::Bool(true)) {
-            if let Some(limit) = out.remove(bound) {
-                out.insert(flag.into(), limit);
-            }
+        if source.get(flag) == Some(&Value::Bool(true))
+            && let Some(limit) = out.remove(bound)
+        {
+            out.insert(flag.into(), limit);
         }
     }
 
@@ -95,6 +92,7 @@ pub(crate) fn convert(schema: &Value, structural: bool) -> Value {
         out.insert("type".into(), json!(["integer", "string"]));
     }
     merge_type_only_junctors(&mut out, int_or_string);
+    unwrap_single_ref(&mut out);
 
     if structural {
         let preserve = source.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
@@ -109,11 +107,26 @@ pub(crate) fn convert(schema: &Value, structural: bool) -> Value {
     Value::Object(out)
 }
 
+/// OpenAPI 3 wraps references as `allOf: [{$ref}]` to give them siblings;
+/// 2020-12 allows siblings of `$ref`, and a plain `$ref` reports errors
+/// without the detour.
+fn unwrap_single_ref(out: &mut Map<String, Value>) {
+    if out.contains_key("$ref") {
+        return;
+    }
+    let reference = match out.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([Value::Object(only)]) if only.len() == 1 => only.get("$ref").cloned(),
+        _ => None,
+    };
+    if let Some(reference) = reference {
+        out.remove("allOf");
+        out.insert("$ref".into(), reference);
+    }
+}
+
 fn map_schemas(value: &Value, structural: bool) -> Value {
     match value {
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), convert(v, structural))).collect())
-        }
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), convert(v, structural))).collect()),
         other => other.clone(),
     }
 }
@@ -180,10 +193,10 @@ fn allow_null(out: &mut Map<String, Value>) {
         Some(Value::Array(types)) if !types.iter().any(|t| t == "null") => types.push(json!("null")),
         _ => {}
     }
-    if let Some(Value::Array(values)) = out.get_mut("enum") {
-        if !values.contains(&Value::Null) {
-            values.push(Value::Null);
-        }
+    if let Some(Value::Array(values)) = out.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
     }
     // Junctors see the null too, and branches like `{required: [a]}` all
     // match it, which makes `oneOf` fail. Apply them to non-null values only.
@@ -217,19 +230,21 @@ fn add_embedded_resource_fields(out: &mut Map<String, Value>) {
 /// The `$ref` targets (names under `#/$defs/`) a schema uses directly.
 pub(crate) fn collect_refs(schema: &Value, out: &mut Vec<String>) {
     match schema {
-        Value::Object(map) => {
-            for (key, value) in map {
-                if key == "$ref" {
-                    if let Some(name) = value.as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
-                        out.push(unescape_pointer(name));
-                    }
-                } else if !matches!(key.as_str(), "enum" | "const") {
-                    collect_refs(value, out);
-                }
-            }
-        }
+        Value::Object(map) => collect_refs_in(map, out),
         Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
         _ => {}
+    }
+}
+
+pub(crate) fn collect_refs_in(schema: &Map<String, Value>, out: &mut Vec<String>) {
+    for (key, value) in schema {
+        if key == "$ref" {
+            if let Some(name) = value.as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
+                out.push(unescape_pointer(name));
+            }
+        } else if !matches!(key.as_str(), "enum" | "const") {
+            collect_refs(value, out);
+        }
     }
 }
 
@@ -242,19 +257,15 @@ fn unescape_pointer(segment: &str) -> String {
 /// `status`) while still accepting them, so both a Meshery configuration
 /// and a whole manifest validate, and keeps the descriptions of top-level
 /// properties for `weft model show`.
-pub(crate) fn finish_root(
-    mut root: Map<String, Value>,
-    source: &Value,
-    gvk: Value,
-    defs: Map<String, Value>,
-) -> Value {
+pub(crate) fn finish_root(mut root: Map<String, Value>, source: &Value, gvk: Value, defs: Map<String, Value>) -> Value {
     const OMITTED: [&str; 3] = ["apiVersion", "kind", "status"];
     if let Some(Value::Object(properties)) = root.get_mut("properties") {
         for name in OMITTED {
             properties.remove(name);
         }
         for (name, schema) in properties.iter_mut() {
-            let description = source.pointer(&format!("/properties/{}", crate::load::yaml::escape_segment(name)))
+            let description = source
+                .pointer(&format!("/properties/{}", crate::load::yaml::escape_segment(name)))
                 .and_then(|p| p.get("description"))
                 .filter(|d| d.is_string());
             if let (Some(description), Value::Object(schema)) = (description, schema) {
@@ -363,6 +374,28 @@ mod tests {
         assert!(!validate(&schema, &json!({"a": "x", "b": "y"})));
         assert!(!validate(&schema, &json!({"a": "z"})));
         assert!(validate(&schema, &Value::Null));
+    }
+
+    #[test]
+    fn embedded_resources_keep_their_type_and_metadata() {
+        let schema = convert(
+            &json!({"type": "object", "x-kubernetes-embedded-resource": true,
+                    "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}),
+            true,
+        );
+        assert!(validate(
+            &schema,
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"x": 1}})
+        ));
+        assert!(!validate(&schema, &json!({"kind": "Pod", "status": {}})));
+    }
+
+    #[test]
+    fn openapi3_ref_wrappers_and_swagger_refs() {
+        let schema = convert(&json!({"allOf": [{"$ref": "#/components/schemas/a.B"}], "default": {}}), true);
+        assert_eq!(schema, json!({"$ref": "#/$defs/a.B"}));
+        let schema = convert(&json!({"items": {"$ref": "#/definitions/a.C"}, "type": "array"}), true);
+        assert_eq!(schema, json!({"items": {"$ref": "#/$defs/a.C"}, "type": ["array", "null"]}));
     }
 
     #[test]

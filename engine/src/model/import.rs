@@ -149,8 +149,7 @@ pub fn from_openapi(label: &str, text: &str, name: &str, version: &str) -> Resul
         .or_else(|| doc.pointer("/components/schemas"))
         .and_then(Value::as_object)
         .ok_or_else(|| format!("{label}: no `$defs`, `definitions` or `components.schemas` object"))?;
-    let converted: HashMap<&str, Value> =
-        defs.iter().map(|(k, v)| (k.as_str(), convert::convert(v, true))).collect();
+    let converted: HashMap<&str, Value> = defs.iter().map(|(k, v)| (k.as_str(), convert::convert(v, true))).collect();
 
     let mut components = Vec::new();
     for (def_name, def) in defs {
@@ -206,10 +205,7 @@ pub fn from_crds(label: &str, text: &str, name: &str, version: &str) -> Result<M
 
 pub(crate) fn is_crd(doc: &Value) -> bool {
     doc.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
-        && doc
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.starts_with("apiextensions.k8s.io/"))
+        && doc.get("apiVersion").and_then(Value::as_str).is_some_and(|v| v.starts_with("apiextensions.k8s.io/"))
 }
 
 /// One component per served version of a CRD. Accepts `apiextensions/v1`
@@ -218,7 +214,8 @@ pub(crate) fn crd_components(crd: &Value) -> Result<Vec<GeneratedComponent>, Str
     let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("<unnamed>");
     let text = |pointer: &str| crd.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty());
     let group = text("/spec/group").ok_or_else(|| format!("CustomResourceDefinition {name}: no spec.group"))?;
-    let kind = text("/spec/names/kind").ok_or_else(|| format!("CustomResourceDefinition {name}: no spec.names.kind"))?;
+    let kind =
+        text("/spec/names/kind").ok_or_else(|| format!("CustomResourceDefinition {name}: no spec.names.kind"))?;
     let namespaced = match text("/spec/scope") {
         Some("Namespaced") | None => true,
         Some("Cluster") => false,
@@ -239,7 +236,8 @@ pub(crate) fn crd_components(crd: &Value) -> Result<Vec<GeneratedComponent>, Str
             }
         }
         None => {
-            let version = text("/spec/version").ok_or_else(|| format!("CustomResourceDefinition {name}: no versions"))?;
+            let version =
+                text("/spec/version").ok_or_else(|| format!("CustomResourceDefinition {name}: no versions"))?;
             served.push((version, shared_schema));
         }
     }
@@ -261,11 +259,11 @@ fn crd_schema(source: Option<&Value>, group: &str, version: &str, kind: &str) ->
     // A version without a schema accepts any object, as the server does.
     let permissive = json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
     let mut source = source.filter(|s| s.is_object()).unwrap_or(&permissive).clone();
-    let metadata = source
-        .get_mut("properties")
-        .and_then(Value::as_object_mut)
-        .and_then(|p| p.remove("metadata"));
-    let Value::Object(root) = convert::convert(&source, true) else { unreachable!("converting an object") };
+    let metadata = source.get_mut("properties").and_then(Value::as_object_mut).and_then(|p| p.remove("metadata"));
+    let root = match convert::convert(&source, true) {
+        Value::Object(root) => root,
+        _ => Map::new(),
+    };
     let mut root = remove_omitted(root);
 
     // CRD schemas say little about metadata (usually just `type: object`);
@@ -297,13 +295,8 @@ pub(crate) fn object_meta_defs() -> &'static Map<String, Value> {
 /// in `object_meta.json`.
 pub fn object_meta_closure(text: &str) -> Result<Value, String> {
     let doc: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let defs = doc
-        .get("$defs")
-        .or_else(|| doc.get("definitions"))
-        .and_then(Value::as_object)
-        .ok_or("no $defs")?;
-    let converted: HashMap<&str, Value> =
-        defs.iter().map(|(k, v)| (k.as_str(), convert::convert(v, true))).collect();
+    let defs = doc.get("$defs").or_else(|| doc.get("definitions")).and_then(Value::as_object).ok_or("no $defs")?;
+    let converted: HashMap<&str, Value> = defs.iter().map(|(k, v)| (k.as_str(), convert::convert(v, true))).collect();
     let mut root = Map::new();
     root.insert("$ref".into(), Value::String(format!("#/$defs/{OBJECT_META}")));
     let mut closure = Value::Object(closure(&root, &converted)?);
@@ -325,9 +318,7 @@ fn remove_omitted(mut root: Map<String, Value>) -> Map<String, Value> {
 /// The definitions a schema needs, transitively.
 fn closure(root: &Map<String, Value>, defs: &HashMap<&str, Value>) -> Result<Map<String, Value>, String> {
     let mut todo = Vec::new();
-    for value in root.values() {
-        convert::collect_refs(value, &mut todo);
-    }
+    convert::collect_refs_in(root, &mut todo);
     let mut seen = BTreeSet::new();
     while let Some(name) = todo.pop() {
         if seen.contains(&name) {
@@ -337,10 +328,13 @@ fn closure(root: &Map<String, Value>, defs: &HashMap<&str, Value>) -> Result<Map
         convert::collect_refs(def, &mut todo);
         seen.insert(name);
     }
-    Ok(seen.into_iter().map(|name| {
-        let def = defs[name.as_str()].clone();
-        (name, def)
-    }).collect())
+    Ok(seen
+        .into_iter()
+        .map(|name| {
+            let def = defs[name.as_str()].clone();
+            (name, def)
+        })
+        .collect())
 }
 
 fn description(schema: &Value) -> Option<String> {
@@ -394,16 +388,13 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
 /// starts at the first `-`-separated part that starts with a digit or
 /// `v<digit>`; a release channel just before it (`edge`, `stable`) belongs
 /// to the version: `linkerd-edge-26.8.3` → (`linkerd`, `edge-26.8.3`). For
-/// a definitions file the directory names the version
-/// (`kubernetes/v1.35.0/_definitions.json` → (`kubernetes`, `v1.35.0`)).
+/// a definitions file (the Kubernetes API) the directory names the version
+/// (`.../v1.35.0/_definitions.json` → (`kubernetes`, `v1.35.0`)).
 pub fn infer_name_version(path: &Path) -> Option<(String, String)> {
     let stem = path.file_stem()?.to_str()?;
     if stem.starts_with('_') || stem == "swagger" || stem == "openapi" {
-        let dir = path.parent()?;
-        let version = dir.file_name()?.to_str()?;
-        let name = dir.parent().and_then(Path::file_name).and_then(|n| n.to_str());
-        let name = name.filter(|n| check_name(n).is_ok()).unwrap_or("kubernetes");
-        return is_version_like(version).then(|| (name.to_owned(), version.to_owned()));
+        let version = path.parent()?.file_name()?.to_str()?;
+        return is_version_like(version).then(|| ("kubernetes".to_owned(), version.to_owned()));
     }
     let parts: Vec<&str> = stem.split('-').collect();
     let mut at = parts.iter().position(|p| is_version_like(p)).filter(|&i| i > 0)?;
@@ -609,6 +600,7 @@ mod tests {
             ("crds/linkerd-edge-26.8.3.yaml", ("linkerd", "edge-26.8.3")),
             ("crds/prometheus-operator-v0.93.0.yaml", ("prometheus-operator", "v0.93.0")),
             ("sources/kubernetes/v1.35.0/_definitions.json", ("kubernetes", "v1.35.0")),
+            ("kubernetes-schemas/v1.35.0/_definitions.json", ("kubernetes", "v1.35.0")),
         ];
         for (path, (name, version)) in cases {
             assert_eq!(infer_name_version(Path::new(path)), Some((name.into(), version.into())), "{path}");
@@ -640,6 +632,27 @@ mod tests {
         assert_eq!(c.file_name(), "HorizontalPodAutoscaler.v1.json");
         c.preferred = true;
         assert_eq!(c.file_name(), "HorizontalPodAutoscaler.json");
+    }
+
+    #[test]
+    fn cluster_scoped_table_names_real_kinds() {
+        let source =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/sources/kubernetes/v1.35.0/_definitions.json");
+        let text = std::fs::read_to_string(source).unwrap();
+        let bundle = from_openapi("_definitions.json", &text, "kubernetes", "v1.35.0").unwrap();
+        for &(group, kind) in CLUSTER_SCOPED {
+            assert!(
+                bundle.components.iter().any(|c| c.group == group && c.kind == kind && !c.namespaced),
+                "{group} {kind} is not a kind of the source"
+            );
+        }
+        let cluster = bundle.components.iter().filter(|c| !c.namespaced).count();
+        let namespaced = bundle.components.len() - cluster;
+        assert!(cluster > 30 && namespaced > 40, "{cluster} cluster-scoped, {namespaced} namespaced");
+        // The machinery kinds are left out.
+        for kind in ["DeploymentList", "Status", "WatchEvent", "DeleteOptions", "APIGroup", "APIVersions"] {
+            assert!(!bundle.components.iter().any(|c| c.kind == kind), "{kind}");
+        }
     }
 
     #[test]

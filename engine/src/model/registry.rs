@@ -33,7 +33,9 @@ pub enum Resolution {
     Found(Arc<ComponentDef>),
     /// The kind is known, but not at this apiVersion; `known` lists the
     /// apiVersions that are, sorted.
-    UnknownVersion { known: Vec<String> },
+    UnknownVersion {
+        known: Vec<String>,
+    },
     UnknownKind,
 }
 
@@ -162,12 +164,7 @@ impl Registry {
         for candidates in kinds.values_mut() {
             candidates.sort_by(rank);
         }
-        Ok(Registry {
-            kinds,
-            models,
-            runtime: RwLock::new(HashMap::new()),
-            patterns: jsonschema::PatternCache::new(),
-        })
+        Ok(Registry { kinds, models, runtime: RwLock::new(HashMap::new()), patterns: jsonschema::PatternCache::new() })
     }
 
     /// The models dir shipped with weft: `$WEFT_MODELS` if set; else the
@@ -202,7 +199,10 @@ impl Registry {
         }
 
         if api_version.is_empty() {
-            if let Some(def) = added.iter().min_by(|a, b| version::kube_priority(version_of(&a.api_version), version_of(&b.api_version))) {
+            if let Some(def) = added
+                .iter()
+                .min_by(|a, b| version::kube_priority(version_of(&a.api_version), version_of(&b.api_version)))
+            {
                 return Resolution::Found(def.clone());
             }
             if let Some(candidate) = candidates.iter().find(|c| c.hint.is_none()) {
@@ -346,7 +346,9 @@ impl Candidate {
             .and_then(|text| parse_component(&text).map_err(|e| format!("{}: {e}", self.path.display())))
             .and_then(|p| match p.kind == kind {
                 true => Ok(p),
-                false => Err(format!("{}: defines kind `{}`, but the file name says `{kind}`", self.path.display(), p.kind)),
+                false => {
+                    Err(format!("{}: defines kind `{}`, but the file name says `{kind}`", self.path.display(), p.kind))
+                }
             });
         let (api_version, namespaced, schema) = match parsed {
             Ok(p) => {
