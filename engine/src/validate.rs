@@ -6,6 +6,7 @@
 use crate::design::{Component, Design, Origin};
 use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::load::source::Sources;
+use crate::load::yaml;
 use crate::model::{ComponentDef, Registry, Resolution};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -122,14 +123,20 @@ impl Checker<'_> {
             }
             Resolution::UnknownKind => match &c.inline_schema {
                 Some(schema) => self.check_inline_schema(schema, &mut out),
-                None => out.push(self.unknown(
-                    &codes::UNKNOWN_KIND,
-                    match c.api_version.as_str() {
-                        "" => format!("unknown kind `{}`", c.kind),
-                        v => format!("unknown kind `{}` ({v})", c.kind),
-                    },
-                    &kind_origin,
-                )),
+                None => {
+                    let mut d = self.unknown(
+                        &codes::UNKNOWN_KIND,
+                        match c.api_version.as_str() {
+                            "" => format!("unknown kind `{}`", c.kind),
+                            v => format!("unknown kind `{}` ({v})", c.kind),
+                        },
+                        &kind_origin,
+                    );
+                    if let Some(known) = self.registry.suggest_kind(&c.kind) {
+                        d = d.hint(format!("did you mean `{known}`?"));
+                    }
+                    out.push(d);
+                }
             },
         }
         out
@@ -179,10 +186,15 @@ impl Checker<'_> {
             let path = error.instance_path().to_string();
             let origin = c.configuration_origin.child(&path);
             let at = if path.is_empty() { String::new() } else { format!(" at {}", path) };
-            out.push(
-                self.diagnostic(&codes::SCHEMA, format!("{error}{at}"), &origin)
-                    .hint(format!("`weft model show {}` prints the fields {} accepts", c.kind, c.kind)),
-            );
+            let written = self.sources.scalar_text(origin.source, origin.doc, &origin.pointer);
+            let hint = match written.filter(|w| yaml::is_implicitly_typed(w)) {
+                Some(word) => format!(
+                    "YAML reads the plain `{word}` as a {}, as Kubernetes does; quote it (\"{word}\") if you mean text",
+                    yaml::implicit_type_name(word)
+                ),
+                None => format!("`weft model show {}` prints the fields {} accepts", c.kind, c.kind),
+            };
+            out.push(self.diagnostic(&codes::SCHEMA, format!("{error}{at}"), &origin).hint(hint));
         }
         let rest = errors.count();
         if rest > 0 {

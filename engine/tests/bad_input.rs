@@ -114,6 +114,9 @@ fn schema_and_semantic_errors_point_at_fields() {
     assert_eq!(at("unknown-kind"), vec![(35, 1)], "{report}");
     assert_eq!(at("unknown-version"), vec![(41, 1)], "{report}");
     assert_complete(&report);
+    let norway: Vec<_> = diagnostics(&report).iter().filter(|d| d["line"] == 52).collect();
+    assert_eq!(norway.len(), 1, "only the unquoted `yes` is an error: {report}");
+    assert!(norway[0]["hint"].as_str().unwrap().contains("quote it"), "{report}");
 
     let (status, relaxed) = validate_json(&["--allow-unknown", "schema-errors.yaml"], &bad_dir());
     assert_eq!(status, 1, "schema errors remain errors");

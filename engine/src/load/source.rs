@@ -52,10 +52,26 @@ impl Sources {
     /// Position of the value a JSON pointer names in document `doc` of a
     /// file, or of its deepest existing ancestor.
     pub fn locate(&self, id: SourceId, doc: usize, pointer: &str) -> Span {
+        self.tree(id, doc).map_or(Span { line: 1, column: 1, len: 0 }, |tree| tree.locate(pointer))
+    }
+
+    /// The source text of the scalar a pointer names, as written (quotes
+    /// included), when it is a scalar.
+    pub fn scalar_text(&self, id: SourceId, doc: usize, pointer: &str) -> Option<&str> {
+        let node = self.tree(id, doc)?.pointer(pointer)?;
+        if matches!(node.value, yaml::Value::Seq(_) | yaml::Value::Map(_)) {
+            return None;
+        }
+        let text = &self.files[id].text;
+        let start = yaml::offset_of(text, node.span.line, node.span.column);
+        text.get(start..start + node.span.len as usize)
+    }
+
+    fn tree(&self, id: SourceId, doc: usize) -> Option<&Node> {
         let file = &self.files[id];
         let trees = file.trees.get_or_init(|| {
             yaml::parse_stream(&file.display, &file.text, &self.limits).unwrap_or_default()
         });
-        trees.get(doc).map_or(Span { line: 1, column: 1, len: 0 }, |tree| tree.locate(pointer))
+        trees.get(doc)
     }
 }

@@ -411,6 +411,21 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     resolve_number(text).unwrap_or_else(|| Value::String(text.to_owned()))
 }
 
+/// Whether a plain scalar, as written, reads as something other than a
+/// string: the cause of most "expected string" surprises (`on`, `no`, `0644`).
+pub fn is_implicitly_typed(written: &str) -> bool {
+    !matches!(resolve_scalar(written, ScalarStyle::Plain, None), Value::String(_))
+}
+
+/// "boolean", "number" or "null", for hints.
+pub fn implicit_type_name(written: &str) -> &'static str {
+    match resolve_scalar(written, ScalarStyle::Plain, None) {
+        Value::Bool(_) => "boolean",
+        Value::Null => "null",
+        _ => "number",
+    }
+}
+
 fn resolve_number(text: &str) -> Option<Value> {
     let first = *text.as_bytes().first()?;
     if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {

@@ -268,6 +268,19 @@ impl Registry {
         self.models.iter().any(|m| m.name == name)
     }
 
+    /// The known kind closest to a misspelt one, for "did you mean"
+    /// hints: a case-insensitive match, or one within two edits.
+    pub fn suggest_kind(&self, kind: &str) -> Option<String> {
+        let runtime = self.runtime.read().unwrap_or_else(PoisonError::into_inner);
+        let known = self.kinds.keys().chain(runtime.keys());
+        let lowered = kind.to_ascii_lowercase();
+        known
+            .map(|k| (edit_distance(&lowered, &k.to_ascii_lowercase()), k))
+            .filter(|(distance, _)| *distance <= 2)
+            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+            .map(|(_, k)| k.clone())
+    }
+
     /// Registers the custom resources a CRD object (apiVersion, kind,
     /// metadata, spec) defines, one per served version, for this run only,
     /// so a repository's own CRDs validate its custom resources. They win
@@ -512,5 +525,33 @@ mod tests {
     fn missing_registry_dir_is_a_diagnostic() {
         let error = Registry::open(&[PathBuf::from("/nonexistent/weft/models")]).err().unwrap();
         assert_eq!(error.code, "unreadable");
+    }
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::edit_distance;
+
+    #[test]
+    fn distances() {
+        assert_eq!(edit_distance("deploymnet", "deployment"), 2);
+        assert_eq!(edit_distance("service", "service"), 0);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 }

@@ -55,3 +55,22 @@ pub fn with_code<'a>(report: &'a serde_json::Value, code: &str) -> Vec<(&'a str,
         })
         .collect()
 }
+
+/// Compares `actual` with the golden file `tests/golden/<name>`; with
+/// `WEFT_UPDATE_GOLDEN=1` set, rewrites the file instead.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = repo_root().join("tests/golden").join(name);
+    if std::env::var_os("WEFT_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with WEFT_UPDATE_GOLDEN=1 to create it)", path.display()));
+    if expected != actual {
+        panic!(
+            "output differs from {} (run with WEFT_UPDATE_GOLDEN=1 to accept):\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display()
+        );
+    }
+}
