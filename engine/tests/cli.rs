@@ -72,3 +72,38 @@ fn help_lists_the_commands() {
         assert!(out.contains(command), "{out}");
     }
 }
+
+#[test]
+fn real_application_manifests_validate() {
+    // Each app alone: two of them both define `frontend` in the default
+    // namespace, which weft rightly reports when they share a repo.
+    let dir = fixtures().join("manifests");
+    let mut apps: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    apps.retain(|p| p.extension().is_some_and(|e| e == "yaml"));
+    apps.sort();
+    assert_eq!(apps.len(), 8);
+    for app in apps {
+        let (status, report) = validate_json(&[app.to_str().unwrap()], &repo_root());
+        assert_eq!(status, 0, "{}: {report}", app.display());
+        assert_eq!(report["summary"]["warnings"], 0, "{report}");
+    }
+    let (status, report) = validate_json(&["tests/fixtures/manifests"], &repo_root());
+    assert_eq!(status, 1);
+    assert_eq!(with_code(&report, "duplicate-object").len(), 2, "{report}");
+}
+
+#[test]
+fn a_repos_own_crd_validates_its_custom_resources() {
+    let (status, report) = validate_json(&["tests/fixtures/repo-crd"], &repo_root());
+    assert_eq!(status, 1, "{report}");
+    assert!(with_code(&report, "unknown-kind").is_empty(), "{report}");
+    let errors: Vec<_> = with_code(&report, "schema").iter().map(|d| (d.0, d.1, d.2)).collect();
+    assert_eq!(
+        errors,
+        [("tests/fixtures/repo-crd/widgets.yaml", 16, 3), ("tests/fixtures/repo-crd/widgets.yaml", 17, 3)],
+        "size below minimum and a color outside the enum: {report}"
+    );
+    // Without the CRD, the same resources are of an unknown kind.
+    let (_, report) = validate_json(&["tests/fixtures/repo-crd/widgets.yaml"], &repo_root());
+    assert_eq!(with_code(&report, "unknown-kind").len(), 2, "{report}");
+}
