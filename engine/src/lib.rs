@@ -1,6 +1,10 @@
 //! weft: a declarative GitOps engine. One module per pipeline stage; data
 //! flows forward through the plain types in `design`, `graph` and `report`.
 
+// Diagnostics are the error type of input-driven code: they are data meant
+// to be collected and rendered, and their size is not on a hot path.
+#![allow(clippy::result_large_err)]
+
 pub mod design;
 pub mod diagnostic;
 pub mod graph;

@@ -201,3 +201,21 @@ fn unreadable_path_exits_2() {
     let output = weft(&["validate", "--format", "nonsense", "."], &bad_dir());
     assert_eq!(output.status.code(), Some(2), "bad flags exit 2");
 }
+
+#[test]
+fn duplicate_in_a_huge_mapping_is_found_without_quadratic_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big, namespace: x}\ndata:\n");
+    for i in 0..100_000 {
+        text.push_str(&format!("  k{i}: v\n"));
+    }
+    text.push_str("  k7: again\n");
+    fs::write(dir.path().join("big.yaml"), text).unwrap();
+    let started = Instant::now();
+    let (status, report) = validate_json(&["big.yaml"], dir.path());
+    assert!(started.elapsed() < Duration::from_secs(30), "must not scan the mapping per key");
+    assert_eq!(status, 1);
+    let found = with_code(&report, "duplicate-key");
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!((found[0].1, found[0].2), (100_005, 3));
+}

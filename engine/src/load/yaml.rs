@@ -10,7 +10,7 @@ use crate::diagnostic::{Diagnostic, Span, codes};
 use serde_saphyr::granit_parser::{
     Event, Options as ParserOptions, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
@@ -207,7 +207,16 @@ fn span_of(span: &ParserSpan) -> Span {
 
 enum Frame {
     Seq { span: Span, anchor: usize, items: Vec<Node>, nodes: usize },
-    Map { span: Span, anchor: usize, entries: Vec<Entry>, key: Option<(String, Span)>, nodes: usize, merges: Vec<Node> },
+    Map {
+        span: Span,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<(String, Span)>,
+        nodes: usize,
+        merges: Vec<Node>,
+        /// Keys of large mappings, for duplicate checks in constant time.
+        index: Option<HashSet<String>>,
+    },
 }
 
 struct Builder<'a> {
@@ -246,7 +255,15 @@ impl Builder<'_> {
             }
             Event::MappingStart(_, anchor, _) => {
                 self.open(at)?;
-                self.stack.push(Frame::Map { span: at, anchor, entries: Vec::new(), key: None, nodes: 1, merges: Vec::new() });
+                self.stack.push(Frame::Map {
+                    span: at,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                    nodes: 1,
+                    merges: Vec::new(),
+                    index: None,
+                });
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
@@ -322,7 +339,7 @@ impl Builder<'_> {
                 items.push(node);
                 Ok(())
             }
-            Some(Frame::Map { entries, key, nodes, merges, .. }) => {
+            Some(Frame::Map { entries, key, nodes, merges, index, .. }) => {
                 *nodes += size;
                 match key.take() {
                     None => {
@@ -344,7 +361,7 @@ impl Builder<'_> {
                         Ok(())
                     }
                     Some((k, key_span)) => {
-                        if has_key(entries, &k) {
+                        if is_duplicate(entries, index, &k) {
                             return Err(Diagnostic::new(&codes::DUPLICATE_KEY, format!("duplicate key `{k}`"))
                                 .at(self.file, Some(key_span)));
                         }
@@ -357,12 +374,23 @@ impl Builder<'_> {
     }
 }
 
-fn has_key(entries: &[Entry], key: &str) -> bool {
-    // Mappings are small; a linear scan beats hashing until they are not.
-    if entries.len() < 32 {
-        return entries.iter().any(|e| e.key == key);
+/// Whether `key` is already in the mapping; records it if not. Most
+/// mappings are small and a scan beats hashing, but a hostile one with a
+/// million keys must not cost a million scans.
+fn is_duplicate(entries: &[Entry], index: &mut Option<HashSet<String>>, key: &str) -> bool {
+    const SCAN_LIMIT: usize = 16;
+    if let Some(index) = index {
+        return !index.insert(key.to_owned());
     }
-    entries.iter().rev().any(|e| e.key == key)
+    if entries.iter().any(|e| e.key == key) {
+        return true;
+    }
+    if entries.len() >= SCAN_LIMIT {
+        let mut keys: HashSet<String> = entries.iter().map(|e| e.key.clone()).collect();
+        keys.insert(key.to_owned());
+        *index = Some(keys);
+    }
+    false
 }
 
 /// YAML merge keys (`<<: *base`): merged entries never override keys the
