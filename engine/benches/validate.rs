@@ -144,6 +144,15 @@ fn main() {
         Ok(()) => println!("\nfigures written to {}", out.display()),
         Err(e) => eprintln!("error: cannot write {}: {e}", out.display()),
     }
+    // Timing targets never fail the run; weft failing to validate does.
+    let weft_ok = results["weft"].as_array().is_some_and(|rows| rows.iter().all(|r| r["ok"] == true))
+        && results["peers"]["rows"]
+            .as_array()
+            .is_none_or(|rows| rows.iter().all(|r| r["weft_same_input"]["ok"] == true));
+    if !weft_ok {
+        eprintln!("error: weft did not validate every synthetic repository cleanly (see above)");
+        std::process::exit(1);
+    }
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -395,17 +404,19 @@ fn weft_series(bin: &Path, paths: &[PathBuf], n: usize, items: usize, runs: usiz
                 .map(|d| d.iter().take(3).map(|x| x.to_string()).collect::<Vec<_>>().join("\n    "))
                 .unwrap_or_default();
             s.error = Some(format!(
-                "N={n}: weft exited {:?} with summary.errors = {errors:?}\n    {diags}\n    stderr: {}",
-                m.code,
+                "N={n}: weft exited {} with summary.errors = {}\n    {diags}\n    stderr: {}",
+                m.code.map_or("on a signal".into(), |c| c.to_string()),
+                errors.map_or("(no JSON report)".into(), |e| e.to_string()),
                 tail(&m.stderr, 600)
             ));
             break;
         }
         if let Some(r) = &report {
             s.files = r.get("files").and_then(Value::as_u64);
-            s.seen = r.get("designs").and_then(Value::as_array).map(|ds| {
-                ds.iter().filter_map(|d| d.get("components").and_then(Value::as_u64)).sum()
-            });
+            s.seen = r
+                .get("designs")
+                .and_then(Value::as_array)
+                .map(|ds| ds.iter().filter_map(|d| d.get("components").and_then(Value::as_u64)).sum());
             s.warnings = r.pointer("/summary/warnings").and_then(Value::as_u64);
         }
         if i > 0 {
@@ -413,9 +424,6 @@ fn weft_series(bin: &Path, paths: &[PathBuf], n: usize, items: usize, runs: usiz
             s.cpus.push(m.cpu);
             s.rss.push(m.rss_mib);
         }
-    }
-    if let Some(e) = &s.error {
-        eprintln!("  weft FAILED: {e}");
     }
     s
 }
@@ -450,7 +458,17 @@ fn fmt_int(x: f64) -> String {
 fn print_weft_table(rows: &[(usize, synth::Stats, Series)]) {
     println!(
         "{:>7} {:>6} {:>12} {:>5} {:>10} {:>17} {:>10} {:>6} {:>9} {:>11} {:>8}",
-        "N", "files", "comps read", "runs", "median", "min–max", "peak RSS", "cores", "comp/s", "comp/s/core", "µs/comp"
+        "N",
+        "files",
+        "comps read",
+        "runs",
+        "median",
+        "min–max",
+        "peak RSS",
+        "cores",
+        "comp/s",
+        "comp/s/core",
+        "µs/comp"
     );
     for (n, stats, s) in rows {
         let files = stats.manifest_files + stats.design_files;
@@ -676,13 +694,17 @@ fn dispatch_schema(defs_file: &Path, out: &Path) -> Result<(), String> {
     }
     let pruned: Map<String, Value> = keep.iter().map(|k| (k.clone(), defs[k].clone())).collect();
     let mut schema = Map::new();
-    schema.insert("$schema".into(), doc.get("$schema").cloned().unwrap_or(json!("https://json-schema.org/draft/2020-12/schema")));
+    schema.insert(
+        "$schema".into(),
+        doc.get("$schema").cloned().unwrap_or(json!("https://json-schema.org/draft/2020-12/schema")),
+    );
     schema.insert("type".into(), json!("object"));
     schema.insert("required".into(), json!(["apiVersion", "kind"]));
     schema.insert("properties".into(), json!({"kind": {"enum": kinds.iter().map(|k| k.2).collect::<Vec<_>>()}}));
     schema.insert("allOf".into(), Value::Array(branches));
     schema.insert(key.into(), Value::Object(pruned));
-    fs::write(out, serde_json::to_string(&Value::Object(schema)).expect("json")).map_err(|e| format!("{}: {e}", out.display()))
+    fs::write(out, serde_json::to_string(&Value::Object(schema)).expect("json"))
+        .map_err(|e| format!("{}: {e}", out.display()))
 }
 
 fn collect_refs(v: &Value, prefix: &str, out: &mut Vec<String>) {
@@ -740,11 +762,7 @@ fn peer_series(cmd: &dyn Fn(&[String]) -> Command, files: &[String], n: usize, i
             }
         };
         if m.code != Some(0) {
-            s.error = Some(format!(
-                "exited {:?}: {}",
-                m.code,
-                tail(&(m.stdout.clone() + "\n" + &m.stderr), 800)
-            ));
+            s.error = Some(format!("exited {:?}: {}", m.code, tail(&(m.stdout.clone() + "\n" + &m.stderr), 800)));
             break;
         }
         if i == 0 {
@@ -826,7 +844,15 @@ fn run_peers(target: &Path, weft: &Path, repos: &[(usize, PathBuf, synth::Stats)
             *n,
             objects,
         );
-        out_rows.push(peer_row(*n, "kubernetes-validate", &kv_version, &kv, &weft_multi, manifest_files.len(), "repo/manifests (multi-document)"));
+        out_rows.push(peer_row(
+            *n,
+            "kubernetes-validate",
+            &kv_version,
+            &kv,
+            &weft_multi,
+            manifest_files.len(),
+            "repo/manifests (multi-document)",
+        ));
 
         if schema_ok && !single_files.is_empty() {
             let weft_single = weft_series(weft, std::slice::from_ref(&single), *n, objects, weft_runs(*n));
@@ -840,7 +866,15 @@ fn run_peers(target: &Path, weft: &Path, repos: &[(usize, PathBuf, synth::Stats)
                 *n,
                 objects,
             );
-            out_rows.push(peer_row(*n, "check-jsonschema", &cj_version, &cj, &weft_single, single_files.len(), "single-doc (one object per file)"));
+            out_rows.push(peer_row(
+                *n,
+                "check-jsonschema",
+                &cj_version,
+                &cj,
+                &weft_single,
+                single_files.len(),
+                "single-doc (one object per file)",
+            ));
         }
     }
     println!("  ratio = peer median wall / weft median wall on the same files (higher is better for weft).");

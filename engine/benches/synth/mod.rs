@@ -343,7 +343,10 @@ fn deployment(rng: &mut Rng, name: &str, ns: &str, prefix: &str, role: &str, cm:
     });
     let c = container.as_object_mut().expect("object");
     if role == "worker" {
-        c.insert("args".into(), json!(["--queue", format!("{prefix}-jobs"), "--concurrency", format!("{}", 1 + rng.below(16))]));
+        c.insert(
+            "args".into(),
+            json!(["--queue", format!("{prefix}-jobs"), "--concurrency", format!("{}", 1 + rng.below(16))]),
+        );
         c.insert(
             "livenessProbe".into(),
             json!({"exec": {"command": ["/bin/healthcheck", "--liveness"]}, "periodSeconds": 20, "timeoutSeconds": 5}),
@@ -600,9 +603,9 @@ fn scalar(v: &Value) -> String {
 fn plain_or_quoted(s: &str) -> String {
     const RESERVED: &[&str] = &["true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"];
     // Quantities such as `250m` or `64Mi` never read as numbers.
-    let quantity = ["m", "Ki", "Mi", "Gi"].iter().any(|unit| {
-        s.strip_suffix(unit).is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-    });
+    let quantity = ["m", "Ki", "Mi", "Gi"]
+        .iter()
+        .any(|unit| s.strip_suffix(unit).is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())));
     if quantity {
         return s.to_string();
     }
