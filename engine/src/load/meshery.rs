@@ -57,30 +57,8 @@ pub fn design(
                 .hint("add `version: v0.0.1`"),
         );
     }
-    let mut components = Vec::new();
-    match doc.get("components").map(|n| &n.value) {
-        None | Some(Value::Null) => {}
-        Some(Value::Seq(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                if let Some(c) = component(&mut ctx, item, &format!("/components/{i}")) {
-                    components.push(c);
-                }
-            }
-        }
-        Some(_) => ctx.error("`components` must be a list", "/components"),
-    }
-    let mut relationships = Vec::new();
-    match doc.get("relationships").map(|n| &n.value) {
-        None | Some(Value::Null) => {}
-        Some(Value::Seq(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                if let Some(r) = relationship(&mut ctx, item, &format!("/relationships/{i}")) {
-                    relationships.push(r);
-                }
-            }
-        }
-        Some(_) => ctx.error("`relationships` must be a list", "/relationships"),
-    }
+    let components = list(&mut ctx, "components", component);
+    let relationships = list(&mut ctx, "relationships", relationship);
     Some(Design {
         file: display.to_owned(),
         id: doc.get("id").and_then(Node::as_str).map(str::to_owned),
@@ -90,6 +68,21 @@ pub fn design(
         relationships,
         origin,
     })
+}
+
+/// Reads each item of the top-level list `key` (absent or null: none).
+fn list<T>(ctx: &mut Ctx, key: &str, read: impl Fn(&mut Ctx, &Node, &str) -> Option<T>) -> Vec<T> {
+    let doc = ctx.doc;
+    match doc.get(key).map(|n| &n.value) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Seq(items)) => {
+            items.iter().enumerate().filter_map(|(i, item)| read(ctx, item, &format!("/{key}/{i}"))).collect()
+        }
+        Some(_) => {
+            ctx.error(format!("`{key}` must be a list"), &format!("/{key}"));
+            Vec::new()
+        }
+    }
 }
 
 fn component(ctx: &mut Ctx, node: &Node, pointer: &str) -> Option<Component> {
