@@ -633,7 +633,7 @@ fn tool_version(bin: &Path, tool: &str) -> String {
 }
 
 /// The Kubernetes v1.35.0 definitions: the engine's vendored copy, else the
-/// copy kubernetes-validate ships (the same file), else the shared data.
+/// copy kubernetes-validate ships (the same file).
 fn find_definitions(venv_bin: &Path) -> Option<PathBuf> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_path_buf();
     let mut candidates = vec![workspace.join(format!("models/sources/kubernetes/v{K8S_VERSION}/_definitions.json"))];
@@ -644,7 +644,6 @@ fn find_definitions(venv_bin: &Path) -> Option<PathBuf> {
             )));
         }
     }
-    candidates.push(PathBuf::from(format!("/work/shared/data/kubernetes-schemas/v{K8S_VERSION}/_definitions.json")));
     candidates.into_iter().find(|p| p.exists())
 }
 
