@@ -232,3 +232,14 @@ fn graph_formats() {
     assert!(mermaid.contains("n1 -->|\"edge/non-binding/network\"| n0"), "{mermaid}");
     assert!(mermaid.contains("n0[\"StatefulSet<br/>jobs/queue\"]"), "{mermaid}");
 }
+
+#[test]
+fn helm_charts_and_compose_files_are_skipped_not_misread() {
+    let (status, report) = validate_json(&["--verbose", "not-designs"], &fixtures());
+    assert_eq!(status, 0, "neither is an error: {report}");
+    assert!(report["designs"].as_array().unwrap().is_empty(), "{report}");
+    let skipped: Vec<_> = with_code(&report, "skipped-file").iter().map(|d| (d.0, d.4)).collect();
+    assert_eq!(skipped.len(), 2, "{report}");
+    assert_eq!(skipped[0].0, "not-designs/valid-docker-compose.yml", "Compose `services:` are not Meshery services");
+    assert!(skipped[1].1.contains("Helm chart") && skipped[1].1.contains("helm template"), "{}", skipped[1].1);
+}

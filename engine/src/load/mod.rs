@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use source::Sources;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use yaml::{Limits, Node};
+use yaml::{Limits, Node, Value};
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -236,7 +236,12 @@ fn read_bytes(display: &str, bytes: &[u8], limits: &Limits, result: &mut FileRes
                 read_text(&format!("{display}:{member}"), &bytes, limits, result);
             }
         }
-        Err(message) => result.diagnostics.push(Diagnostic::new(&codes::UNREADABLE, message).at(display, None)),
+        Err(oci::NoDesigns::Other(what)) => result
+            .diagnostics
+            .push(Diagnostic::new(&codes::SKIPPED_FILE, format!("{what}; skipped")).at(display, None)),
+        Err(oci::NoDesigns::Unreadable(message)) => {
+            result.diagnostics.push(Diagnostic::new(&codes::UNREADABLE, message).at(display, None))
+        }
     }
 }
 
@@ -345,8 +350,12 @@ fn kind_of(doc: &Node) -> DocKind {
         }
         return DocKind::Object;
     }
-    if doc.get("services").is_some_and(Node::is_map) {
-        return DocKind::Services;
+    // Docker Compose files have a `services:` map too; Meshery's services
+    // carry a `type` (the kind) or `settings`, Compose services never do.
+    if let Some(Value::Map(services)) = doc.get("services").map(|s| &s.value) {
+        if services.iter().any(|s| s.value.get("type").is_some() || s.value.get("settings").is_some()) {
+            return DocKind::Services;
+        }
     }
     DocKind::Other
 }

@@ -14,11 +14,31 @@ fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
 
+/// Why an archive yielded no designs.
+pub enum NoDesigns {
+    /// The archive is fine but holds something else (a Helm chart).
+    Other(String),
+    /// The archive cannot be read.
+    Unreadable(String),
+}
+
+impl From<String> for NoDesigns {
+    fn from(message: String) -> Self {
+        NoDesigns::Unreadable(message)
+    }
+}
+
 /// The design files in an archive, as (member name, bytes).
-pub fn design_files(bytes: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub fn design_files(bytes: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, NoDesigns> {
     let members = tar_members(bytes, cap)?;
     if let Some((_, manifest)) = members.iter().find(|(name, _)| name == "manifest.json") {
-        return oci_designs(&members, manifest, cap);
+        return Ok(oci_designs(&members, manifest, cap)?);
+    }
+    // Chart templates are not YAML until rendered.
+    if members.iter().any(|(name, _)| name.split('/').take(2).any(|part| part == "Chart.yaml")) {
+        return Err(NoDesigns::Other(
+            "a Helm chart: weft reads rendered manifests (`helm template CHART > manifests.yaml`)".into(),
+        ));
     }
     let designs: Vec<_> = members
         .into_iter()
@@ -29,7 +49,7 @@ pub fn design_files(bytes: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, St
         })
         .collect();
     if designs.is_empty() {
-        return Err("archive holds no design file".into());
+        return Err(NoDesigns::Other("the archive holds no design file".into()));
     }
     Ok(designs)
 }
