@@ -46,6 +46,11 @@ pub struct Limits {
     pub max_nodes: usize,
 }
 
+/// The deepest nesting weft accepts whatever the settings say: later stages
+/// (JSON conversion, schema validation) walk trees recursively on worker
+/// threads with 2 MiB stacks.
+pub const DEPTH_CEILING: usize = 1000;
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -80,6 +85,13 @@ impl Node {
         match &self.value {
             Value::Seq(items) => Some(items),
             _ => None,
+        }
+    }
+    #[cfg(test)]
+    fn as_map_len(&self) -> usize {
+        match &self.value {
+            Value::Map(entries) => entries.len(),
+            _ => 0,
         }
     }
     pub fn is_map(&self) -> bool {
@@ -174,8 +186,9 @@ pub fn parse_stream(file: &str, text: &str, limits: &Limits) -> Result<Vec<Node>
     options.emit_comments = false;
     // The parser's own nesting caps guard its stack; ours is checked below
     // with a clearer message, so theirs must not trip first.
-    options.flow_nesting_limit = limits.max_depth.saturating_add(1);
-    options.block_nesting_limit = limits.max_depth.saturating_add(1);
+    let depth = limits.max_depth.min(DEPTH_CEILING);
+    options.flow_nesting_limit = depth + 1;
+    options.block_nesting_limit = depth + 1;
     let parser = Parser::new_from_str_with_options(text, options);
     let mut builder = Builder { file, limits, docs: Vec::new(), stack: Vec::new(), anchors: HashMap::new(), nodes: 0, replayed: 0 };
     for event in parser {
@@ -191,7 +204,7 @@ fn scan_error(file: &str, error: &ScanError, limits: &Limits) -> Diagnostic {
     let info = error.info();
     let lowered = info.to_ascii_lowercase();
     if lowered.contains("nest") || lowered.contains("depth") || lowered.contains("recursion") {
-        return Diagnostic::new(&codes::NESTING_LIMIT, format!("nesting deeper than {} levels", limits.max_depth))
+        return Diagnostic::new(&codes::NESTING_LIMIT, format!("nesting deeper than {} levels", limits.max_depth.min(DEPTH_CEILING)))
             .at(file, Some(span));
     }
     Diagnostic::new(&codes::YAML_SYNTAX, info.to_owned()).at(file, Some(span))
@@ -205,14 +218,26 @@ fn span_of(span: &ParserSpan) -> Span {
     Span { line: span.start.line() as u32, column: span.start.col() as u32 + 1, len: len as u32 }
 }
 
+/// How much a subtree holds: its node count (what replaying it through an
+/// alias costs) and its height in collection levels (how deep it nests
+/// wherever an alias puts it).
+#[derive(Clone, Copy)]
+struct Extent {
+    nodes: usize,
+    height: usize,
+}
+
+const SCALAR: Extent = Extent { nodes: 1, height: 0 };
+const EMPTY_COLLECTION: Extent = Extent { nodes: 1, height: 1 };
+
 enum Frame {
-    Seq { span: Span, anchor: usize, items: Vec<Node>, nodes: usize },
+    Seq { span: Span, anchor: usize, items: Vec<Node>, extent: Extent },
     Map {
         span: Span,
         anchor: usize,
         entries: Vec<Entry>,
         key: Option<(String, Span)>,
-        nodes: usize,
+        extent: Extent,
         merges: Vec<Node>,
         /// Keys of large mappings, for duplicate checks in constant time.
         index: Option<HashSet<String>>,
@@ -224,9 +249,7 @@ struct Builder<'a> {
     limits: &'a Limits,
     docs: Vec<Node>,
     stack: Vec<Frame>,
-    /// Anchored nodes, with the number of nodes each holds (the cost of
-    /// replaying it through an alias).
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, (Node, Extent)>,
     nodes: usize,
     replayed: usize,
 }
@@ -244,13 +267,13 @@ impl Builder<'_> {
                 self.count(1, at)?;
                 let node = Node { span: at, value };
                 if anchor != 0 {
-                    self.anchors.insert(anchor, (node.clone(), 1));
+                    self.anchors.insert(anchor, (node.clone(), SCALAR));
                 }
-                self.push(node, 1)
+                self.push(node, SCALAR)
             }
             Event::SequenceStart(_, anchor, _) => {
                 self.open(at)?;
-                self.stack.push(Frame::Seq { span: at, anchor, items: Vec::new(), nodes: 1 });
+                self.stack.push(Frame::Seq { span: at, anchor, items: Vec::new(), extent: EMPTY_COLLECTION });
                 Ok(())
             }
             Event::MappingStart(_, anchor, _) => {
@@ -260,29 +283,35 @@ impl Builder<'_> {
                     anchor,
                     entries: Vec::new(),
                     key: None,
-                    nodes: 1,
+                    extent: EMPTY_COLLECTION,
                     merges: Vec::new(),
                     index: None,
                 });
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Seq { span, anchor, items, nodes }) => self.close(Node { span, value: Value::Seq(items) }, anchor, nodes),
+                Some(Frame::Seq { span, anchor, items, extent }) => {
+                    self.close(Node { span, value: Value::Seq(items) }, anchor, extent)
+                }
                 _ => Err(self.fail(&codes::YAML_SYNTAX, "unbalanced sequence".into(), at)),
             },
             Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Map { span, anchor, mut entries, nodes, merges, .. }) => {
+                Some(Frame::Map { span, anchor, mut entries, extent, merges, .. }) => {
                     merge_keys(&mut entries, merges);
-                    self.close(Node { span, value: Value::Map(entries) }, anchor, nodes)
+                    self.close(Node { span, value: Value::Map(entries) }, anchor, extent)
                 }
                 _ => Err(self.fail(&codes::YAML_SYNTAX, "unbalanced mapping".into(), at)),
             },
             Event::Alias(anchor) => {
-                let Some((node, size)) = self.anchors.get(&anchor) else {
+                let Some((node, extent)) = self.anchors.get(&anchor) else {
                     return Err(self.fail(&codes::YAML_SYNTAX, "alias to an unknown anchor".into(), at));
                 };
-                let (mut node, size) = (node.clone(), *size);
-                self.replayed = self.replayed.saturating_add(size);
+                let (mut node, extent) = (node.clone(), *extent);
+                // Chained anchors can nest deeper than any literal text does.
+                if self.stack.len() + extent.height > self.max_depth() {
+                    return Err(self.nesting_error(at));
+                }
+                self.replayed = self.replayed.saturating_add(extent.nodes);
                 if self.replayed > self.limits.max_alias_replay {
                     return Err(self.fail(
                         &codes::ALIAS_LIMIT,
@@ -290,10 +319,10 @@ impl Builder<'_> {
                         at,
                     ));
                 }
-                self.count(size, at)?;
+                self.count(extent.nodes, at)?;
                 // The alias is where the value is used; point there.
                 node.span = at;
-                self.push(node, size)
+                self.push(node, extent)
             }
             Event::DocumentEnd => {
                 self.anchors.clear();
@@ -311,22 +340,30 @@ impl Builder<'_> {
         Ok(())
     }
 
+    fn max_depth(&self) -> usize {
+        self.limits.max_depth.min(DEPTH_CEILING)
+    }
+
+    fn nesting_error(&self, at: Span) -> Diagnostic {
+        self.fail(&codes::NESTING_LIMIT, format!("nesting deeper than {} levels", self.max_depth()), at)
+    }
+
     fn open(&mut self, at: Span) -> Result<(), Diagnostic> {
-        if self.stack.len() >= self.limits.max_depth {
-            return Err(self.fail(&codes::NESTING_LIMIT, format!("nesting deeper than {} levels", self.limits.max_depth), at));
+        if self.stack.len() >= self.max_depth() {
+            return Err(self.nesting_error(at));
         }
         self.count(1, at)
     }
 
-    fn close(&mut self, node: Node, anchor: usize, nodes: usize) -> Result<(), Diagnostic> {
+    fn close(&mut self, node: Node, anchor: usize, extent: Extent) -> Result<(), Diagnostic> {
         if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), nodes));
+            self.anchors.insert(anchor, (node.clone(), extent));
         }
-        self.push(node, nodes)
+        self.push(node, extent)
     }
 
     /// Adds a finished node to the collection being built, or ends a document.
-    fn push(&mut self, node: Node, size: usize) -> Result<(), Diagnostic> {
+    fn push(&mut self, node: Node, child: Extent) -> Result<(), Diagnostic> {
         match self.stack.last_mut() {
             None => {
                 if !node.is_null() {
@@ -334,13 +371,13 @@ impl Builder<'_> {
                 }
                 Ok(())
             }
-            Some(Frame::Seq { items, nodes, .. }) => {
-                *nodes += size;
+            Some(Frame::Seq { items, extent, .. }) => {
+                extent.grow(child);
                 items.push(node);
                 Ok(())
             }
-            Some(Frame::Map { entries, key, nodes, merges, index, .. }) => {
-                *nodes += size;
+            Some(Frame::Map { entries, key, extent, merges, index, .. }) => {
+                extent.grow(child);
                 match key.take() {
                     None => {
                         let text = match node.value {
@@ -393,9 +430,20 @@ fn is_duplicate(entries: &[Entry], index: &mut Option<HashSet<String>>, key: &st
     false
 }
 
+impl Extent {
+    fn grow(&mut self, child: Extent) {
+        self.nodes = self.nodes.saturating_add(child.nodes);
+        self.height = self.height.max(child.height + 1);
+    }
+}
+
 /// YAML merge keys (`<<: *base`): merged entries never override keys the
 /// mapping sets itself; earlier merge sources win over later ones.
 fn merge_keys(entries: &mut Vec<Entry>, merges: Vec<Node>) {
+    if merges.is_empty() {
+        return;
+    }
+    let mut present: HashSet<String> = entries.iter().map(|e| e.key.clone()).collect();
     for source in merges {
         let maps: Vec<Node> = match source.value {
             Value::Map(_) => vec![source],
@@ -405,7 +453,7 @@ fn merge_keys(entries: &mut Vec<Entry>, merges: Vec<Node>) {
         for map in maps {
             if let Value::Map(merged) = map.value {
                 for entry in merged {
-                    if !entries.iter().any(|e| e.key == entry.key) {
+                    if present.insert(entry.key.clone()) {
                         entries.push(entry);
                     }
                 }
@@ -418,18 +466,24 @@ fn merge_keys(entries: &mut Vec<Entry>, merges: Vec<Node>) {
 /// kubectl and the API server's YAML decoding) does: quoted and block
 /// scalars are strings; plain ones may be null, booleans or numbers.
 fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
-    if let Some(tag) = tag {
-        if tag.is_yaml_core_schema() {
-            match tag.suffix() {
-                "str" => return Value::String(text.to_owned()),
-                "null" => return Value::Null,
-                _ => {}
-            }
-        }
+    match tag {
+        Some(tag) if tag.is_yaml_core_schema() => match tag.suffix() {
+            "str" => return Value::String(text.to_owned()),
+            "null" => return Value::Null,
+            // `!!int "5"` is the number 5, quoted or not.
+            _ => return resolve_plain(text),
+        },
+        // Application tags (`!Ref x`) are not resolved by Kubernetes' YAML.
+        Some(_) => return Value::String(text.to_owned()),
+        None => {}
     }
     if style != ScalarStyle::Plain {
         return Value::String(text.to_owned());
     }
+    resolve_plain(text)
+}
+
+fn resolve_plain(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -454,53 +508,49 @@ pub fn implicit_type_name(written: &str) -> &'static str {
     }
 }
 
+/// Numbers as go-yaml v2 reads them: underscores dropped, then Go's
+/// `ParseInt(s, 0, 64)` (decimal, `0x`, `0o`, `0b`, and a leading `0` for
+/// octal), then `ParseUint`, then a YAML-style float.
 fn resolve_number(text: &str) -> Option<Value> {
     let first = *text.as_bytes().first()?;
     if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
         return None;
     }
-    let cleaned;
-    let text = if text.contains('_') {
-        cleaned = text.replace('_', "");
-        cleaned.as_str()
-    } else {
-        text
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    let (negative, digits) = match plain.as_bytes().first() {
+        Some(b'-') => (true, &plain[1..]),
+        Some(b'+') => (false, &plain[1..]),
+        _ => (false, plain.as_str()),
     };
-    let (negative, digits) = match text.as_bytes()[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
+    let lowered = digits.get(..2).map(str::to_ascii_lowercase);
+    let (radix, body) = match lowered.as_deref() {
+        Some("0x") => (16, &digits[2..]),
+        Some("0o") => (8, &digits[2..]),
+        Some("0b") => (2, &digits[2..]),
+        _ if digits.len() > 1 && digits.starts_with('0') => (8, &digits[1..]),
+        _ => (10, digits),
     };
-    let radix_value = if let Some(hex) = digits.strip_prefix("0x") {
-        u64::from_str_radix(hex, 16).ok()
-    } else if let Some(octal) = digits.strip_prefix("0o") {
-        u64::from_str_radix(octal, 8).ok()
-    } else if let Some(binary) = digits.strip_prefix("0b") {
-        u64::from_str_radix(binary, 2).ok()
-    } else if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
-        u64::from_str_radix(&digits[1..], 8).ok()
-    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        digits.parse::<u64>().ok()
+    // from_str_radix would accept a sign here; Go does not.
+    let magnitude = if !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        u64::from_str_radix(body, radix).ok()
     } else {
         None
     };
-    if let Some(magnitude) = radix_value {
-        return Some(Value::Number(if negative {
-            i64::try_from(magnitude).ok().map(|m| -m)?.into()
-        } else {
-            magnitude.into()
-        }));
-    }
-    match digits {
-        ".inf" | ".Inf" | ".INF" | ".nan" | ".NaN" | ".NAN" => return None,
-        _ => {}
+    if let Some(magnitude) = magnitude {
+        if !negative {
+            return Some(Value::Number(magnitude.into()));
+        }
+        if let Ok(value) = i64::try_from(-i128::from(magnitude)) {
+            return Some(Value::Number(value.into()));
+        }
     }
     let is_float = digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && digits.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
         && digits.bytes().any(|b| b.is_ascii_digit());
     if !is_float {
         return None;
     }
-    let value: f64 = text.parse().ok()?;
+    let value: f64 = plain.parse().ok()?;
     serde_json::Number::from_f64(value).map(Value::Number)
 }
 
@@ -526,3 +576,73 @@ pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
     (line as u32, column as u32)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(text: &str) -> serde_json::Value {
+        let docs = parse_stream("t", &format!("k: {text}\n"), &Limits::default()).unwrap();
+        docs[0].get("k").unwrap().to_json()
+    }
+
+    #[test]
+    fn scalars_resolve_as_go_yaml_v2_does() {
+        use serde_json::json;
+        let cases = [
+            ("yes", json!(true)),
+            ("Off", json!(false)),
+            ("y", json!(true)),
+            ("~", json!(null)),
+            ("0644", json!(420)),
+            ("09", json!(9.0)),
+            ("0x1F", json!(31)),
+            ("0X1F", json!(31)),
+            ("0o17", json!(15)),
+            ("0B101", json!(5)),
+            ("0x+1F", json!("0x+1F")),
+            ("0x", json!("0x")),
+            ("1_000", json!(1000)),
+            ("-9223372036854775808", json!(i64::MIN)),
+            ("18446744073709551615", json!(u64::MAX)),
+            ("1e3", json!(1000.0)),
+            (".5", json!(0.5)),
+            ("+.5", json!(0.5)),
+            ("-0", json!(0)),
+            ("1.2.3", json!("1.2.3")),
+            ("2024-01-01", json!("2024-01-01")),
+            (".inf", json!(".inf")),
+            ("\"yes\"", json!("yes")),
+            ("'0644'", json!("0644")),
+            ("!!str 5", json!("5")),
+            ("!!int \"5\"", json!(5)),
+            ("!Ref 5", json!("5")),
+            ("a:b", json!("a:b")),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(scalar(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn chained_aliases_cannot_nest_past_the_cap() {
+        let limits = Limits { max_depth: 20, ..Limits::default() };
+        let mut text = String::from("a0: &a0 [x]\n");
+        for i in 1..30 {
+            text.push_str(&format!("a{i}: &a{i} [*a{}]\n", i - 1));
+        }
+        let error = parse_stream("t", &text, &limits).unwrap_err();
+        assert_eq!(error.code, "nesting-limit", "{error:?}");
+    }
+
+    #[test]
+    fn merge_keys_never_override_and_stay_linear() {
+        let docs = parse_stream("t", "base: &b {a: 1, b: 2}\nm:\n  <<: *b\n  b: 3\n", &Limits::default()).unwrap();
+        assert_eq!(docs[0].get("m").unwrap().to_json(), serde_json::json!({"b": 3, "a": 1}));
+        let keys: String = (0..50_000).map(|i| format!("k{i}: v, ")).collect();
+        let started = std::time::Instant::now();
+        let docs = parse_stream("t", &format!("m: {{<<: {{{keys}}}, z: 1}}\n"), &Limits::default()).unwrap();
+        assert_eq!(docs[0].get("m").unwrap().as_map_len(), 50_001);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+}
