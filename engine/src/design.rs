@@ -82,6 +82,11 @@ impl Component {
     pub fn group(&self) -> &str {
         self.api_version.rsplit_once('/').map_or("", |(group, _)| group)
     }
+    /// The name is a `metadata.generateName` prefix: the server completes
+    /// it, so such objects never collide.
+    pub fn has_generated_name(&self) -> bool {
+        self.name_origin.pointer.ends_with("/generateName")
+    }
     /// `Kind/namespace/name`, or `Kind/name` when no namespace is set.
     pub fn display(&self) -> String {
         match &self.namespace {
@@ -99,9 +104,21 @@ pub struct Relationship {
     pub r#type: String,
     pub sub_type: String,
     pub status: Option<String>,
+    /// Meshery pairs `from` with `to` within each selector, never across.
+    pub selectors: Vec<BoundSelector>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BoundSelector {
     pub from: Vec<Endpoint>,
     pub to: Vec<Endpoint>,
-    pub origin: Origin,
+}
+
+impl Relationship {
+    pub fn endpoints_mut(&mut self) -> impl Iterator<Item = &mut Endpoint> {
+        self.selectors.iter_mut().flat_map(|s| s.from.iter_mut().chain(s.to.iter_mut()))
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -82,7 +82,7 @@ impl Graph {
                 } else {
                     graph.by_id.insert((d, component.id.clone()), node);
                 }
-                if component.is_annotation || component.ignored {
+                if component.is_annotation || component.ignored || component.has_generated_name() {
                     continue;
                 }
                 let key = ObjectKey::of(component);
@@ -111,10 +111,35 @@ impl Graph {
         }
         for (d, design) in designs.iter().enumerate() {
             for (r, relationship) in design.relationships.iter().enumerate() {
-                let mut resolve = |end: &crate::design::Endpoint| match graph.by_id.get(&(d, end.id.clone())) {
-                    Some(&node) => Some(node),
-                    None => {
-                        diagnostics.push(
+                graph.bind(design, d, r, relationship, sources, &mut diagnostics);
+            }
+        }
+        (graph, diagnostics)
+    }
+
+    /// Adds a relationship's edges: each `from` to each `to` of the same
+    /// selector, once per pair. A bound Meshery relationship has one of
+    /// each; the cap keeps a hostile one from making millions.
+    fn bind(
+        &mut self,
+        design: &Design,
+        d: usize,
+        r: usize,
+        relationship: &crate::design::Relationship,
+        sources: &Sources,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        const MAX_PAIRS: usize = 10_000;
+        let mut missing = std::collections::HashSet::new();
+        let mut pairs = std::collections::BTreeSet::new();
+        for selector in &relationship.selectors {
+            let mut resolve = |ends: &[crate::design::Endpoint]| {
+                let mut nodes = Vec::new();
+                for end in ends {
+                    match self.by_id.get(&(d, end.id.clone())) {
+                        Some(node) if !nodes.contains(node) => nodes.push(*node),
+                        Some(_) => {}
+                        None if missing.insert(end.id.clone()) => diagnostics.push(
                             Diagnostic::new(
                                 &codes::DANGLING_RELATIONSHIP,
                                 format!(
@@ -123,30 +148,50 @@ impl Graph {
                                 ),
                             )
                             .at(&design.file, Some(locate(sources, &end.origin))),
-                        );
-                        None
+                        ),
+                        None => {}
                     }
-                };
-                let from: Vec<_> = relationship.from.iter().filter_map(&mut resolve).collect();
-                let to: Vec<_> = relationship.to.iter().filter_map(&mut resolve).collect();
-                for &a in &from {
-                    for &b in &to {
-                        graph.graph.add_edge(
-                            a,
-                            b,
-                            Edge {
-                                kind: relationship.kind.clone(),
-                                r#type: relationship.r#type.clone(),
-                                sub_type: relationship.sub_type.clone(),
-                                design: d,
-                                relationship: r,
-                            },
+                }
+                nodes
+            };
+            let from = resolve(&selector.from);
+            let to = resolve(&selector.to);
+            for &a in &from {
+                for &b in &to {
+                    if pairs.len() == MAX_PAIRS {
+                        diagnostics.push(
+                            Diagnostic::new(
+                                &codes::INVALID_DESIGN,
+                                format!("relationship binds more than {MAX_PAIRS} component pairs; the rest are ignored"),
+                            )
+                            .at(&design.file, Some(locate(sources, &relationship.origin))),
                         );
+                        return self.add_edges(pairs, d, r, relationship);
                     }
+                    pairs.insert((a, b));
                 }
             }
         }
-        (graph, diagnostics)
+        self.add_edges(pairs, d, r, relationship);
+    }
+
+    fn add_edges(
+        &mut self,
+        pairs: std::collections::BTreeSet<(NodeIndex, NodeIndex)>,
+        d: usize,
+        r: usize,
+        relationship: &crate::design::Relationship,
+    ) {
+        for (a, b) in pairs {
+            let edge = Edge {
+                kind: relationship.kind.clone(),
+                r#type: relationship.r#type.clone(),
+                sub_type: relationship.sub_type.clone(),
+                design: d,
+                relationship: r,
+            };
+            self.graph.add_edge(a, b, edge);
+        }
     }
 
     pub fn node_count(&self) -> usize {

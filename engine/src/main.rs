@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use weft::diagnostic::Severity;
 use weft::graph::Graph;
-use weft::load::{self, yaml::Limits};
+use weft::load;
 use weft::model::{Registry, cli::ModelCommand};
 use weft::progress::Progress;
 use weft::report::{self, OutputFormat, Report};
@@ -126,13 +126,7 @@ struct Loaded {
 }
 
 fn load_input(input: &InputArgs, progress: &Progress) -> Result<Loaded, String> {
-    let mut options = load::Options::default();
-    if input.max_file_size.is_some() || input.max_depth.is_some() {
-        let mut limits = Limits::default();
-        limits.max_file_size = input.max_file_size.unwrap_or(limits.max_file_size);
-        limits.max_depth = input.max_depth.unwrap_or(limits.max_depth);
-        options.limits_override = Some(limits);
-    }
+    let options = load::Options { max_file_size: input.max_file_size, max_depth: input.max_depth };
     let repo = load::load(&input.paths, &options, progress).map_err(|f| f.0)?;
     let registry_dirs = model_dirs(&input.models.dirs, &repo.config.model_dirs(&repo.root));
     Ok(Loaded { repo, registry_dirs })

@@ -209,7 +209,10 @@ impl Checker<'_> {
     fn check_name(&self, def: &ComponentDef, out: &mut Vec<Diagnostic>) {
         let c = self.component;
         let rule = name_rule(&def.kind);
-        if let Err(why) = rule.check(&c.name) {
+        // A generateName prefix is valid when the name it starts is.
+        let name = if c.has_generated_name() { c.name.trim_end_matches('-') } else { c.name.as_str() };
+        let checked = if name.is_empty() && c.has_generated_name() { Ok(()) } else { rule.check(name) };
+        if let Err(why) = checked {
             out.push(
                 self.diagnostic(&codes::INVALID_NAME, format!("{} name `{}` {why}", c.kind, c.name), &c.name_origin)
                     .hint(rule.hint()),
@@ -246,6 +249,9 @@ impl Checker<'_> {
 pub enum NameRule {
     /// RFC 1123 label: at most 63 characters, `[a-z0-9-]`, alphanumeric at both ends.
     Label,
+    /// RFC 1035 label: an RFC 1123 label that starts with a letter (Services,
+    /// whose names become DNS names).
+    Dns1035Label,
     /// RFC 1123 subdomain: at most 253 characters, labels joined by dots.
     Subdomain,
     /// RBAC objects only forbid what cannot be a URL path segment.
@@ -254,7 +260,8 @@ pub enum NameRule {
 
 pub fn name_rule(kind: &str) -> NameRule {
     match kind {
-        "Namespace" | "Service" => NameRule::Label,
+        "Namespace" => NameRule::Label,
+        "Service" => NameRule::Dns1035Label,
         "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => NameRule::PathSegment,
         _ => NameRule::Subdomain,
     }
@@ -275,9 +282,12 @@ impl NameRule {
                     Ok(())
                 }
             }
-            NameRule::Label => {
+            NameRule::Label | NameRule::Dns1035Label => {
                 if name.len() > 63 {
                     return Err("is longer than 63 characters");
+                }
+                if self == NameRule::Dns1035Label && !name.as_bytes()[0].is_ascii_lowercase() {
+                    return Err("must start with a lower-case letter");
                 }
                 check_label(name)
             }
@@ -293,6 +303,7 @@ impl NameRule {
     fn hint(self) -> &'static str {
         match self {
             NameRule::Label => "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
+            NameRule::Dns1035Label => "use at most 63 lower-case letters, digits and '-', starting with a letter and ending with a letter or digit",
             NameRule::Subdomain => "use lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit, at most 253 characters",
             NameRule::PathSegment => "remove '/' and '%' from the name",
         }
@@ -330,6 +341,8 @@ mod tests {
         assert!(NameRule::Subdomain.check(&"a".repeat(254)).is_err());
         assert!(NameRule::PathSegment.check("system:controller:foo").is_ok());
         assert!(NameRule::PathSegment.check("a/b").is_err());
-        assert_eq!(name_rule("Service"), NameRule::Label);
+        assert_eq!(name_rule("Service"), NameRule::Dns1035Label);
+        assert!(NameRule::Dns1035Label.check("1web").is_err());
+        assert!(NameRule::Label.check("1web").is_ok());
     }
 }

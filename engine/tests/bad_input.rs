@@ -219,3 +219,37 @@ fn duplicate_in_a_huge_mapping_is_found_without_quadratic_cost() {
     assert_eq!(found.len(), 1, "{report}");
     assert_eq!((found[0].1, found[0].2), (100_005, 3));
 }
+
+#[test]
+fn generated_names_and_service_names_follow_the_api_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n  namespace: ops\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n";
+    let service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: 1web\n  namespace: ops\nspec:\n  ports: [{port: 80}]\n";
+    fs::write(dir.path().join("jobs.yaml"), format!("{job}---\n{job}---\n{service}")).unwrap();
+    let (status, report) = validate_json(&["jobs.yaml"], dir.path());
+    assert_eq!(status, 1);
+    assert!(with_code(&report, "duplicate-object").is_empty(), "generated names never collide: {report}");
+    let names = with_code(&report, "invalid-name");
+    assert_eq!(names.len(), 1, "only the Service: {report}");
+    assert_eq!(names[0].1, 26);
+    assert!(names[0].4.contains("start with a lower-case letter"), "{}", names[0].4);
+}
+
+#[test]
+fn a_file_named_twice_is_read_once() {
+    let (status, report) = validate_json(&[".", "duplicate-key.yaml", "./duplicate-key.yaml"], &bad_dir());
+    assert_eq!(status, 1);
+    assert_eq!(with_code(&report, "duplicate-key").len(), 1, "{report}");
+    assert_eq!(report["files"], 9, "nine fixture files: {report}");
+}
+
+#[test]
+fn command_line_limits_override_weft_yaml_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("weft.yaml"), "limits:\n  maxFileSize: 50\n").unwrap();
+    fs::write(dir.path().join("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ns}\ndata: {a: b}\n").unwrap();
+    let (_, report) = validate_json(&["--max-depth", "64", "."], dir.path());
+    assert_eq!(with_code(&report, "file-too-large").len(), 1, "--max-depth keeps weft.yaml's size cap: {report}");
+    let (status, report) = validate_json(&["--max-file-size", "1MiB", "."], dir.path());
+    assert_eq!(status, 0, "{report}");
+}

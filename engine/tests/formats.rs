@@ -243,3 +243,36 @@ fn helm_charts_and_compose_files_are_skipped_not_misread() {
     assert_eq!(skipped[0].0, "not-designs/valid-docker-compose.yml", "Compose `services:` are not Meshery services");
     assert!(skipped[1].1.contains("Helm chart") && skipped[1].1.contains("helm template"), "{}", skipped[1].1);
 }
+
+#[test]
+fn relationships_pair_within_selectors_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let comp = |id: &str| {
+        format!("  - id: {id}\n    displayName: {id}\n    component: {{kind: ConfigMap, version: v1}}\n    configuration: {{metadata: {{namespace: p}}}}\n")
+    };
+    let repeated = vec!["{id: a}"; 3000].join(", ");
+    let text = format!(
+        "name: pairs\nschemaVersion: designs.meshery.io/v1beta1\nversion: v0.0.1\ncomponents:\n{}{}{}{}relationships:\n\
+         - id: r1\n  kind: edge\n  type: non-binding\n  subType: network\n  selectors:\n\
+         \x20   - allow: {{from: [{{id: a}}], to: [{{id: b}}]}}\n\
+         \x20   - allow: {{from: [{{id: c}}], to: [{{id: d}}]}}\n\
+         - id: r2\n  kind: edge\n  type: non-binding\n  subType: network\n  selectors:\n\
+         \x20   - allow: {{from: [{repeated}], to: [{repeated}, {{id: gone}}, {{id: gone}}]}}\n",
+        comp("a"),
+        comp("b"),
+        comp("c"),
+        comp("d")
+    );
+    std::fs::write(dir.path().join("pairs.yaml"), text).unwrap();
+    let repo = load_paths(&[dir.path().join("pairs.yaml")]);
+    let (graph, diagnostics) = Graph::build(&repo.designs, &repo.sources);
+    let edges: Vec<_> = graph
+        .edges()
+        .map(|(a, b, _)| (graph.component(&repo.designs, a).id.clone(), graph.component(&repo.designs, b).id.clone()))
+        .collect();
+    let expected: Vec<(String, String)> =
+        [("a", "b"), ("c", "d"), ("a", "a")].iter().map(|(x, y)| (x.to_string(), y.to_string())).collect();
+    assert_eq!(edges, expected, "never a→d across selectors; 3000×3000 repeats make one edge");
+    let dangling: Vec<_> = diagnostics.iter().filter(|d| d.code == "dangling-relationship").collect();
+    assert_eq!(dangling.len(), 1, "a missing id is reported once: {diagnostics:?}");
+}

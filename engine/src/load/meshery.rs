@@ -5,7 +5,7 @@
 
 use super::manifest::labels;
 use super::yaml::{Node, Value, escape_segment};
-use crate::design::{Component, Design, Endpoint, Format, Origin, Relationship};
+use crate::design::{BoundSelector, Component, Design, Endpoint, Format, Origin, Relationship};
 use crate::diagnostic::{Diagnostic, codes};
 
 const LEGACY_ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x0b6d_2f5e_71c3_4a8e_9e0f_6a1d_3c2b_7f44);
@@ -147,11 +147,11 @@ fn relationship(ctx: &mut Ctx, node: &Node, pointer: &str) -> Option<Relationshi
         return None;
     }
     let text = |key: &str| node.get(key).and_then(Node::as_str).unwrap_or("").to_owned();
-    let mut from = Vec::new();
-    let mut to = Vec::new();
+    let mut bound = Vec::new();
     if let Some(selectors) = node.get("selectors").and_then(Node::as_seq) {
         for (s, selector) in selectors.iter().enumerate() {
-            for (side, ends) in [("from", &mut from), ("to", &mut to)] {
+            let mut sides = BoundSelector::default();
+            for (side, ends) in [("from", &mut sides.from), ("to", &mut sides.to)] {
                 let items = selector.get("allow").and_then(|a| a.get(side)).and_then(Node::as_seq);
                 for (i, item) in items.unwrap_or_default().iter().enumerate() {
                     // Definitions (not yet bound to components) carry a null id.
@@ -164,6 +164,7 @@ fn relationship(ctx: &mut Ctx, node: &Node, pointer: &str) -> Option<Relationshi
                     }
                 }
             }
+            bound.push(sides);
         }
     }
     Some(Relationship {
@@ -172,8 +173,7 @@ fn relationship(ctx: &mut Ctx, node: &Node, pointer: &str) -> Option<Relationshi
         r#type: text("type"),
         sub_type: text("subType"),
         status: node.get("status").and_then(Node::as_str).map(str::to_owned),
-        from,
-        to,
+        selectors: bound,
         origin: ctx.origin.child(pointer),
     })
 }

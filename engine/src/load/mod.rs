@@ -21,11 +21,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use yaml::{Limits, Node, Value};
 
+/// Limits given on the command line; each one set overrides weft.yaml,
+/// which overrides the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    pub limits: Limits,
-    /// Limits came from the command line and override weft.yaml.
-    pub limits_override: Option<Limits>,
+    pub max_file_size: Option<u64>,
+    pub max_depth: Option<usize>,
 }
 
 /// Everything the loader found.
@@ -60,11 +61,10 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
             Config::default()
         }
     };
-    let mut limits = options.limits;
+    let mut limits = Limits::default();
     config.apply_limits(&mut limits);
-    if let Some(forced) = options.limits_override {
-        limits = forced;
-    }
+    limits.max_file_size = options.max_file_size.unwrap_or(limits.max_file_size);
+    limits.max_depth = options.max_depth.unwrap_or(limits.max_depth);
 
     let files = collect_files(paths, &root, &config)?;
     progress.stage("reading", files.len());
@@ -92,7 +92,7 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
                 }
                 for relationship in &mut design.relationships {
                     relationship.origin.source = id;
-                    for end in relationship.from.iter_mut().chain(relationship.to.iter_mut()) {
+                    for end in relationship.endpoints_mut() {
                         end.origin.source = id;
                     }
                 }
@@ -145,8 +145,13 @@ fn collect_files(paths: &[PathBuf], root: &Path, config: &Config) -> Result<Vec<
             }
         }
     }
+    // The same file named twice (`. sub`, `a.yaml ./a.yaml`) is read once.
+    let mut keyed: Vec<(PathBuf, PathBuf)> =
+        files.into_iter().map(|f| (std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone()), f)).collect();
+    keyed.sort();
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    let mut files: Vec<PathBuf> = keyed.into_iter().map(|(_, f)| f).collect();
     files.sort();
-    files.dedup();
     Ok(files)
 }
 
