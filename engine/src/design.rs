@@ -76,6 +76,9 @@ pub struct Component {
     pub configuration_origin: Origin,
     /// The field holding the name (`displayName`, `metadata/name`).
     pub name_origin: Origin,
+    /// The field holding the namespace (`metadata.namespace`, or a
+    /// `services:` entry's own `namespace`).
+    pub namespace_origin: Origin,
 }
 
 impl Component {

@@ -9,7 +9,6 @@ use crate::load::source::Sources;
 use crate::load::yaml;
 use crate::model::{ComponentDef, Registry, Resolution};
 use rayon::prelude::*;
-use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
@@ -166,11 +165,8 @@ impl Checker<'_> {
     }
 
     fn check_inline_schema(&self, schema: &str, out: &mut Vec<Diagnostic>) {
-        let compiled = serde_json::from_str::<serde_json::Value>(schema)
-            .map_err(|e| e.to_string())
-            .and_then(|s| jsonschema::validator_for(&s).map_err(|e| e.to_string()));
-        match compiled {
-            Ok(validator) => self.report_schema_errors(&Arc::new(validator), out),
+        match self.registry.inline_validator(schema) {
+            Ok(validator) => self.report_schema_errors(&validator, out),
             Err(message) => out.push(self.diagnostic(
                 &codes::MODEL_INVALID,
                 format!("component.schema is not a usable JSON schema: {message}"),
@@ -224,7 +220,7 @@ impl Checker<'_> {
                     self.diagnostic(
                         &codes::INVALID_NAME,
                         format!("namespace `{namespace}` {why}"),
-                        &c.configuration_origin.child("/metadata/namespace"),
+                        &c.namespace_origin,
                     )
                     .hint(NameRule::Label.hint()),
                 );
@@ -238,7 +234,7 @@ impl Checker<'_> {
             out.push(self.diagnostic(
                 &codes::NAMESPACE_ON_CLUSTER_SCOPED,
                 format!("{} is cluster-scoped but sets namespace `{}`", c.kind, c.namespace.as_deref().unwrap_or("")),
-                &c.configuration_origin.child("/metadata/namespace"),
+                &c.namespace_origin,
             ));
         }
     }

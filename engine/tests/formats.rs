@@ -276,3 +276,42 @@ fn relationships_pair_within_selectors_once() {
     let dangling: Vec<_> = diagnostics.iter().filter(|d| d.code == "dangling-relationship").collect();
     assert_eq!(dangling.len(), 1, "a missing id is reported once: {diagnostics:?}");
 }
+
+#[test]
+fn services_format_diagnostics_point_at_the_service_fields() {
+    let (status, report) = validate_json(&["meshery-legacy/BookInfoForCatalogIstio-services-format.yaml"], &fixtures());
+    assert_eq!(status, 1);
+    let at = |code: &str| -> Vec<(u64, u64)> { with_code(&report, code).iter().map(|d| (d.1, d.2)).collect() };
+    assert_eq!(at("invalid-name"), [(4, 5)], "the service's `name:`: {report}");
+    assert_eq!(at("namespace-on-cluster-scoped"), [(6, 5)], "the service's `namespace:`: {report}");
+    assert_eq!(at("unknown-kind"), [(21, 5)], "the `type:` of IstioMesh: {report}");
+}
+
+#[test]
+fn inline_component_schemas_validate_unknown_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = r#"{\"type\": \"object\", \"properties\": {\"spec\": {\"type\": \"object\", \"required\": [\"size\"], \"properties\": {\"size\": {\"type\": \"integer\"}, \"code\": {\"type\": \"string\", \"pattern\": \"^[a-z]+$\"}}}}}"#;
+    let comp = |id: &str, spec: &str| {
+        format!("  - id: {id}\n    displayName: {id}\n    component: {{kind: Gizmo, version: gizmos.example.com/v1, schema: \"{schema}\"}}\n    configuration: {{metadata: {{namespace: g}}, spec: {spec}}}\n")
+    };
+    let text = format!(
+        "name: inline\nschemaVersion: designs.meshery.io/v1beta1\nversion: v0.0.1\ncomponents:\n{}{}relationships: []\n",
+        comp("good", "{size: 3}"),
+        comp("bad", "{size: big}")
+    );
+    std::fs::write(dir.path().join("inline.yaml"), text).unwrap();
+    let (status, report) = validate_json(&["inline.yaml"], dir.path());
+    assert_eq!(status, 1, "{report}");
+    let schema_errors = with_code(&report, "schema");
+    assert_eq!(schema_errors.len(), 1, "{report}");
+    assert!(schema_errors[0].4.contains("/spec/size"), "{report}");
+    assert!(with_code(&report, "unknown-kind").is_empty(), "{report}");
+
+    // Kubernetes patterns are RE2: lookaround is not a pattern there either.
+    let text = std::fs::read_to_string(dir.path().join("inline.yaml")).unwrap().replace("^[a-z]+$", "^(?!x)[a-z]+$");
+    std::fs::write(dir.path().join("inline.yaml"), text).unwrap();
+    let (_, report) = validate_json(&["inline.yaml"], dir.path());
+    let invalid = with_code(&report, "model-invalid");
+    assert_eq!(invalid.len(), 2, "{report}");
+    assert!(invalid[0].4.contains("regex"), "{report}");
+}

@@ -117,7 +117,7 @@ fn text_without_source_text_still_locates() {
         files: 1,
         designs: vec![],
         diagnostics: vec![
-            Diagnostic::new(&codes::SCHEMA, "bad")
+            Diagnostic { hint: None, ..Diagnostic::new(&codes::SCHEMA, "bad") }
                 .at("elsewhere.yaml", Some(weft::diagnostic::Span { line: 3, column: 2, len: 1 })),
         ],
     };

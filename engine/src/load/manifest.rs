@@ -91,6 +91,7 @@ impl<'a> Collector<'a> {
             is_annotation: false,
             ignored: false,
             name_origin: origin.child(&format!("/metadata/{}", escape_segment(name_key))),
+            namespace_origin: origin.child("/metadata/namespace"),
             configuration_origin: origin.clone(),
             origin,
             span: object.span,

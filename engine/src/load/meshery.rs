@@ -136,6 +136,7 @@ fn component(ctx: &mut Ctx, node: &Node, pointer: &str) -> Option<Component> {
         ignored: node.get("status").and_then(Node::as_str) == Some("ignored"),
         configuration_origin: origin.child("/configuration"),
         name_origin: origin.child("/displayName"),
+        namespace_origin: origin.child("/configuration/metadata/namespace"),
         origin,
         span: node.span,
     })
@@ -254,7 +255,11 @@ pub fn services_design(display: &str, doc: &Node, origin: Origin, diagnostics: &
                 uuid::Uuid::new_v5(&LEGACY_ID_NAMESPACE, format!("{name}/{}", entry.key).as_bytes()).to_string()
             });
         let component_origin = origin.child(&pointer);
-        let name_pointer = if service.get("name").is_some() { "/name" } else { "" };
+        let name_pointer = match (service.get("name"), settings_name) {
+            (Some(_), _) => "/name",
+            (None, Some(_)) => "/settings/metadata/name",
+            (None, None) => "",
+        };
         components.push(Component {
             id,
             name: component_name,
@@ -269,6 +274,7 @@ pub fn services_design(display: &str, doc: &Node, origin: Origin, diagnostics: &
             ignored: false,
             configuration_origin: component_origin.child("/settings"),
             name_origin: component_origin.child(name_pointer),
+            namespace_origin: component_origin.child("/namespace"),
             origin: component_origin,
             span: entry.key_span,
         });

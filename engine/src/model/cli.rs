@@ -143,7 +143,7 @@ fn show(model_dirs: &[PathBuf], kind: &str, api_version: &str, json: bool) -> Re
     let properties: Vec<(String, String, String)> = schema
         .get("properties")
         .and_then(Value::as_object)
-        .map(|p| p.iter().map(|(name, s)| (name.clone(), type_of(s, &schema), first_sentence(s))).collect())
+        .map(|p| p.iter().map(|(name, s)| (name.clone(), type_of(s, &schema, 0), first_sentence(s))).collect())
         .unwrap_or_default();
     if json {
         let fields: Vec<Value> = properties
@@ -180,12 +180,17 @@ fn show(model_dirs: &[PathBuf], kind: &str, api_version: &str, json: bool) -> Re
 
 /// A short type for a property: its `type` without `null`, or the name of
 /// the definition it refers to.
-fn type_of(schema: &Value, root: &Value) -> String {
+/// A short type name for a field. `depth` bounds the walk: schemas from
+/// `--models` directories may refer to themselves.
+fn type_of(schema: &Value, root: &Value, depth: usize) -> String {
+    if depth > 16 {
+        return "any".into();
+    }
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         let name = reference.rsplit('/').next().unwrap_or(reference);
         let target = reference.strip_prefix('#').and_then(|p| root.pointer(p));
         return match target.filter(|t| t.get("$ref").is_none()) {
-            Some(t) if t.get("properties").is_none() => type_of(t, root),
+            Some(t) if t.get("properties").is_none() => type_of(t, root, depth + 1),
             _ => name.rsplit('.').next().unwrap_or(name).to_owned(),
         };
     }
@@ -197,7 +202,7 @@ fn type_of(schema: &Value, root: &Value) -> String {
     let types: Vec<&str> = types.into_iter().filter(|t| *t != "null").collect();
     match types.as_slice() {
         [] => "any".into(),
-        ["array"] => format!("[]{}", schema.get("items").map_or("any".into(), |i| type_of(i, root))),
+        ["array"] => format!("[]{}", schema.get("items").map_or("any".into(), |i| type_of(i, root, depth + 1))),
         _ => types.join("|"),
     }
 }

@@ -25,6 +25,8 @@ pub struct Registry {
     runtime: RwLock<HashMap<String, Vec<Arc<ComponentDef>>>>,
     /// Compiled `pattern`s, shared by every schema (CRDs repeat patterns).
     patterns: jsonschema::PatternCache,
+    /// Inline schemas of design components, by text.
+    inline: std::sync::Mutex<HashMap<String, Result<Arc<jsonschema::Validator>, String>>>,
 }
 
 /// The answer to "what is `apiVersion`/`kind`?".
@@ -164,7 +166,13 @@ impl Registry {
         for candidates in kinds.values_mut() {
             candidates.sort_by(rank);
         }
-        Ok(Registry { kinds, models, runtime: RwLock::new(HashMap::new()), patterns: jsonschema::PatternCache::new() })
+        Ok(Registry {
+            kinds,
+            models,
+            runtime: RwLock::new(HashMap::new()),
+            patterns: jsonschema::PatternCache::new(),
+            inline: Default::default(),
+        })
     }
 
     /// The models dir shipped with weft: `$WEFT_MODELS` if set; else the
@@ -273,8 +281,14 @@ impl Registry {
     pub fn suggest_kind(&self, kind: &str) -> Option<String> {
         let runtime = self.runtime.read().unwrap_or_else(PoisonError::into_inner);
         let known = self.kinds.keys().chain(runtime.keys());
+        // Kinds are short; anything long is no typo of one, and comparing
+        // it would cost its length times every kind.
+        if kind.len() > 64 {
+            return None;
+        }
         let lowered = kind.to_ascii_lowercase();
         known
+            .filter(|k| k.len().abs_diff(kind.len()) <= 2)
             .map(|k| (edit_distance(&lowered, &k.to_ascii_lowercase()), k))
             .filter(|(distance, _)| *distance <= 2)
             .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
@@ -324,15 +338,36 @@ impl Registry {
 
     fn compile(&self, def: &ComponentDef) -> Result<Arc<jsonschema::Validator>, String> {
         let schema = def.schema()?;
+        self.compile_schema(&schema)
+            .map_err(|e| format!("{}: invalid schema for {} {}: {e}", def.path.display(), def.api_version, def.kind))
+    }
+
+    /// Compiles a schema as every registry schema is compiled: linear-time
+    /// regexes, formats not enforced, no network.
+    fn compile_schema(&self, schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
         jsonschema::options()
-            .with_draft(draft_of(&schema))
+            .with_draft(draft_of(schema))
             .should_validate_formats(false)
             .with_pattern_options(jsonschema::PatternOptions::regex())
             .with_pattern_cache(self.patterns.clone())
             .offline()
-            .build(&schema)
+            .build(schema)
             .map(Arc::new)
-            .map_err(|e| format!("{}: invalid schema for {} {}: {e}", def.path.display(), def.api_version, def.kind))
+            .map_err(|e| e.to_string())
+    }
+
+    /// A schema a design carries inline (`component.schema`), compiled once
+    /// per distinct text however many components carry it.
+    pub fn inline_validator(&self, text: &str) -> Result<Arc<jsonschema::Validator>, String> {
+        let mut cache = self.inline.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(compiled) = cache.get(text) {
+            return compiled.clone();
+        }
+        let compiled = serde_json::from_str::<Value>(text)
+            .map_err(|e| format!("not JSON: {e}"))
+            .and_then(|schema| self.compile_schema(&schema));
+        cache.insert(text.to_owned(), compiled.clone());
+        compiled
     }
 
     /// The model directories, in registry order.

@@ -71,10 +71,11 @@ pub fn report() -> Report {
             .at(APP, span(9, 24, 10))
             .component("Deploymnet/café-api")
             .hint("did you mean `Deployment`?"),
-        Diagnostic::new(&codes::CYCLE, "relationships form a cycle: web -> café-api -> web").at(APP, None),
+        // No hint, to cover diagnostics rendered without one.
+        Diagnostic { hint: None, ..Diagnostic::new(&codes::CYCLE, "relationships form a cycle: web -> café-api -> web").at(APP, None) },
         Diagnostic::new(&codes::YAML_SYNTAX, NASTY).at(BROKEN, span(5, 1, 0)),
         Diagnostic::new(&codes::SKIPPED_FILE, "not a design or a Kubernetes object").at("notes/readme.txt", None),
-        Diagnostic::new(&codes::UNREADABLE, "cannot read `secrets/`: permission denied (os error 13)"),
+        Diagnostic { hint: None, ..Diagnostic::new(&codes::UNREADABLE, "cannot read `secrets/`: permission denied (os error 13)") },
     ];
     Report {
         files: 4,
