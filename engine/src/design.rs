@@ -4,6 +4,11 @@ use crate::load::source::SourceId;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// The API group of `group/version`; empty for the core group (`v1`).
+pub fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
@@ -83,7 +88,7 @@ pub struct Component {
 
 impl Component {
     pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or("", |(group, _)| group)
+        group_of(&self.api_version)
     }
     /// The name is a `metadata.generateName` prefix: the server completes
     /// it, so such objects never collide.

@@ -75,7 +75,7 @@ impl Graph {
                                 &codes::DUPLICATE_COMPONENT_ID,
                                 format!("component id {} is also used by {}", component.id, first.display()),
                             )
-                            .at(&design.file, Some(locate(sources, &component.origin.child("/id"))))
+                            .at(&design.file, Some(sources.locate_origin(&component.origin.child("/id"))))
                             .component(component.display()),
                         );
                     }
@@ -89,7 +89,7 @@ impl Graph {
                 if let Some(&first) = graph.by_key.get(&key) {
                     let first_ref = graph.graph[first];
                     let first_component = graph.component(designs, first);
-                    let first_span = locate(sources, &first_component.name_origin);
+                    let first_span = sources.locate_origin(&first_component.name_origin);
                     diagnostics.push(
                         Diagnostic::new(
                             &codes::DUPLICATE_OBJECT,
@@ -101,7 +101,7 @@ impl Graph {
                                 first_span.column
                             ),
                         )
-                        .at(&design.file, Some(locate(sources, &component.name_origin)))
+                        .at(&design.file, Some(sources.locate_origin(&component.name_origin)))
                         .component(component.display()),
                     );
                 } else {
@@ -147,7 +147,7 @@ impl Graph {
                                     relationship.kind, relationship.r#type, relationship.sub_type, end.id
                                 ),
                             )
-                            .at(&design.file, Some(locate(sources, &end.origin))),
+                            .at(&design.file, Some(sources.locate_origin(&end.origin))),
                         ),
                         None => {}
                     }
@@ -164,7 +164,7 @@ impl Graph {
                                 &codes::INVALID_DESIGN,
                                 format!("relationship binds more than {MAX_PAIRS} component pairs; the rest are ignored"),
                             )
-                            .at(&design.file, Some(locate(sources, &relationship.origin))),
+                            .at(&design.file, Some(sources.locate_origin(&relationship.origin))),
                         );
                         return self.add_edges(pairs, d, r, relationship);
                     }
@@ -279,7 +279,7 @@ impl Graph {
         let design = &designs[self.graph[first].design];
         Some(
             Diagnostic::new(&codes::CYCLE, format!("relationships form a cycle: {}", names.join(" → ")))
-                .at(&design.file, Some(locate(sources, &component.origin)))
+                .at(&design.file, Some(sources.locate_origin(&component.origin)))
                 .component(component.display()),
         )
     }
@@ -307,6 +307,8 @@ impl Graph {
             .map(|(from, to, edge)| EdgeView {
                 from: self.component(designs, from).id.clone(),
                 to: self.component(designs, to).id.clone(),
+                from_node: from.index(),
+                to_node: to.index(),
                 kind: edge.kind.clone(),
                 r#type: edge.r#type.clone(),
                 sub_type: edge.sub_type.clone(),
@@ -316,11 +318,10 @@ impl Graph {
     }
 }
 
-fn locate(sources: &Sources, origin: &crate::design::Origin) -> crate::diagnostic::Span {
-    sources.locate(origin.source, origin.doc, &origin.pointer)
-}
 
-/// The graph as `weft graph --format json` prints it.
+/// The graph as `weft graph` prints it. DOT and Mermaid name nodes by
+/// position (`n0`…), since component ids are unique only per design and
+/// Mermaid ids cannot hold every character an id may.
 #[derive(Debug, Serialize)]
 pub struct GraphView {
     pub nodes: Vec<NodeView>,
@@ -348,6 +349,12 @@ pub struct EdgeView {
     pub r#type: String,
     #[serde(rename = "subType")]
     pub sub_type: String,
+    /// Positions in `nodes`: component ids are unique only within a
+    /// design, so pictures link nodes by position.
+    #[serde(skip)]
+    pub from_node: usize,
+    #[serde(skip)]
+    pub to_node: usize,
 }
 
 impl GraphView {
@@ -359,42 +366,33 @@ impl GraphView {
     /// `namespace/name`, edges labelled `kind/type/subType`.
     pub fn to_dot(&self) -> String {
         let mut out = String::from("digraph weft {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
-        let mut files: Vec<&str> = self.nodes.iter().map(|n| n.file.as_str()).collect();
-        files.dedup();
-        files.sort();
-        files.dedup();
-        for (i, file) in files.iter().enumerate() {
-            let _ = writeln!(out, "  subgraph cluster_{i} {{\n    label={};", dot_quote(file));
-            for node in self.nodes.iter().filter(|n| n.file == *file) {
-                let _ = writeln!(out, "    {} [label={}];", dot_quote(&node.id), dot_quote(&node_label(node)));
+        let mut by_file: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+        for (i, node) in self.nodes.iter().enumerate() {
+            by_file.entry(node.file.as_str()).or_default().push(i);
+        }
+        for (cluster, (file, nodes)) in by_file.iter().enumerate() {
+            let _ = writeln!(out, "  subgraph cluster_{cluster} {{\n    label={};", dot_quote(file));
+            for &i in nodes {
+                let node = &self.nodes[i];
+                let _ = writeln!(out, "    n{i} [label={}, tooltip={}];", dot_quote(&node_label(node)), dot_quote(&node.id));
             }
             out.push_str("  }\n");
         }
         for edge in &self.edges {
-            let _ = writeln!(
-                out,
-                "  {} -> {} [label={}];",
-                dot_quote(&edge.from),
-                dot_quote(&edge.to),
-                dot_quote(&edge_label(edge))
-            );
+            let _ = writeln!(out, "  n{} -> n{} [label={}];", edge.from_node, edge.to_node, dot_quote(&edge_label(edge)));
         }
         out.push_str("}\n");
         out
     }
 
-    /// Mermaid flowchart; node ids are positional because Mermaid ids
-    /// cannot hold every character a component id may.
+    /// Mermaid flowchart.
     pub fn to_mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
-        let index: HashMap<&str, usize> = self.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
         for (i, node) in self.nodes.iter().enumerate() {
             let _ = writeln!(out, "  n{i}[\"{}\"]", mermaid_escape(&node_label(node)).replace('\n', "<br/>"));
         }
         for edge in &self.edges {
-            if let (Some(a), Some(b)) = (index.get(edge.from.as_str()), index.get(edge.to.as_str())) {
-                let _ = writeln!(out, "  n{a} -->|\"{}\"| n{b}", mermaid_escape(&edge_label(edge)));
-            }
+            let _ = writeln!(out, "  n{} -->|\"{}\"| n{}", edge.from_node, mermaid_escape(&edge_label(edge)), edge.to_node);
         }
         out
     }

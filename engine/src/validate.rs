@@ -63,7 +63,7 @@ fn register_repo_crds(designs: &[Design], sources: &Sources, registry: &Registry
                 diagnostics.push(
                     Diagnostic::new(&codes::MODEL_INVALID, format!("cannot use this CRD's schema: {message}"))
                         .severity(Severity::Warning)
-                        .at(&design.file, Some(locate(sources, &component.origin)))
+                        .at(&design.file, Some(sources.locate_origin(&component.origin)))
                         .component(component.display()),
                 );
             }
@@ -72,9 +72,6 @@ fn register_repo_crds(designs: &[Design], sources: &Sources, registry: &Registry
     diagnostics
 }
 
-fn locate(sources: &Sources, origin: &Origin) -> crate::diagnostic::Span {
-    sources.locate(origin.source, origin.doc, &origin.pointer)
-}
 
 struct Checker<'a> {
     design: &'a Design,
@@ -87,7 +84,7 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn diagnostic(&self, code: &'static crate::diagnostic::Code, message: String, origin: &Origin) -> Diagnostic {
         Diagnostic::new(code, message)
-            .at(&self.design.file, Some(locate(self.sources, origin)))
+            .at(&self.design.file, Some(self.sources.locate_origin(origin)))
             .component(self.component.display())
     }
 
@@ -100,12 +97,11 @@ impl Checker<'_> {
         let mut out = Vec::new();
         let c = self.component;
         let kind_origin = self.kind_origin();
-        if let Some(model) = &c.model {
-            if !self.registry.has_model(model) {
+        if let Some(model) = &c.model
+            && !self.registry.has_model(model) {
                 out.push(self.unknown(&codes::UNKNOWN_MODEL, format!("unknown model `{model}`"), &c.origin));
                 return out;
             }
-        }
         match self.registry.resolve(&c.api_version, &c.kind) {
             Resolution::Found(def) => {
                 self.check_schema(&def, &mut out);
@@ -214,8 +210,8 @@ impl Checker<'_> {
                     .hint(rule.hint()),
             );
         }
-        if let Some(namespace) = &c.namespace {
-            if let Err(why) = NameRule::Label.check(namespace) {
+        if let Some(namespace) = &c.namespace
+            && let Err(why) = NameRule::Label.check(namespace) {
                 out.push(
                     self.diagnostic(
                         &codes::INVALID_NAME,
@@ -225,7 +221,6 @@ impl Checker<'_> {
                     .hint(NameRule::Label.hint()),
                 );
             }
-        }
     }
 
     fn check_scope(&self, def: &ComponentDef, out: &mut Vec<Diagnostic>) {

@@ -253,3 +253,51 @@ fn command_line_limits_override_weft_yaml_one_by_one() {
     let (status, report) = validate_json(&["--max-file-size", "1MiB", "."], dir.path());
     assert_eq!(status, 0, "{report}");
 }
+
+/// A docker-save archive whose layers each hold a `design.yml` of `size` bytes.
+fn oci_archive(layers: usize, size: usize, repeat_first: usize) -> Vec<u8> {
+    fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, data).unwrap();
+    }
+    let mut design = String::from("name: big\nschemaVersion: designs.meshery.io/v1beta1\nversion: v0.0.1\ncomponents: []\n");
+    while design.len() < size {
+        design.push_str("# padding padding padding padding padding padding padding\n");
+    }
+    let mut outer = tar::Builder::new(Vec::new());
+    let mut names = Vec::new();
+    for i in 0..layers {
+        let mut inner = tar::Builder::new(Vec::new());
+        append(&mut inner, "design.yml", design.as_bytes());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, &inner.into_inner().unwrap()).unwrap();
+        let name = format!("layer{i}.tar.gz");
+        append(&mut outer, &name, &gz.finish().unwrap());
+        names.push(name);
+    }
+    for _ in 0..repeat_first {
+        names.push(names[0].clone());
+    }
+    let manifest = serde_json::json!([{"Config": "config.json", "RepoTags": ["big:latest"], "Layers": names}]);
+    append(&mut outer, "manifest.json", manifest.to_string().as_bytes());
+    outer.into_inner().unwrap()
+}
+
+#[test]
+fn archives_expand_within_one_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // A layer named a hundred times is read once.
+    fs::write(dir.path().join("repeat.tar"), oci_archive(1, 300_000, 100)).unwrap();
+    let (_, report) = validate_json(&["--max-file-size", "1MiB", "repeat.tar"], dir.path());
+    assert_eq!(report["designs"].as_array().unwrap().len(), 1, "{report}");
+    // Ten distinct layers of 500 KB each exceed four times the 1 MiB cap.
+    fs::write(dir.path().join("layers.tar"), oci_archive(10, 500_000, 0)).unwrap();
+    let (status, report) = validate_json(&["--max-file-size", "1MiB", "layers.tar"], dir.path());
+    assert_eq!(status, 1);
+    let found = with_code(&report, "unreadable");
+    assert_eq!(found.len(), 1, "{report}");
+    assert!(found[0].4.contains("expands to more than"), "{report}");
+}

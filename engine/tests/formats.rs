@@ -225,7 +225,8 @@ fn graph_formats() {
     let dot = weft(&["graph", "--format", "dot", "formats/design-v1beta3.yaml"], &fixtures());
     let dot = String::from_utf8(dot.stdout).unwrap();
     assert!(dot.starts_with("digraph weft {"));
-    assert!(dot.contains("\"a1b2c3d4-0001-4000-8000-000000000002\" -> \"a1b2c3d4-0001-4000-8000-000000000001\" [label=\"edge/non-binding/network\"];"), "{dot}");
+    assert!(dot.contains("n1 -> n0 [label=\"edge/non-binding/network\"];"), "{dot}");
+    assert!(dot.contains("n1 [label=\"Service\\njobs/queue\", tooltip=\"a1b2c3d4-0001-4000-8000-000000000002\"];"), "{dot}");
     let mermaid = weft(&["graph", "--format", "mermaid", "formats/design-v1beta3.yaml"], &fixtures());
     let mermaid = String::from_utf8(mermaid.stdout).unwrap();
     assert!(mermaid.starts_with("flowchart LR\n"));

@@ -32,14 +32,13 @@ impl<'a> Collector<'a> {
         let kind = doc.get("kind").and_then(Node::as_str).unwrap_or("");
         // `List` and `<Kind>List` wrap objects in `items`; a real kind that
         // happens to end in List would have no `items` sequence.
-        if kind.ends_with("List") {
-            if let Some(items) = doc.get("items").and_then(Node::as_seq) {
+        if kind.ends_with("List")
+            && let Some(items) = doc.get("items").and_then(Node::as_seq) {
                 for (i, item) in items.iter().enumerate() {
                     self.object(doc, item, origin.child(&format!("/items/{i}")), diagnostics);
                 }
                 return;
             }
-        }
         self.object(doc, doc, origin, diagnostics);
     }
 
@@ -72,7 +71,7 @@ impl<'a> Collector<'a> {
             .and_then(|m| m.get("namespace"))
             .and_then(Node::as_str)
             .map(str::to_owned);
-        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let group = crate::design::group_of(api_version);
         let mut configuration = object.to_json();
         if let Some(map) = configuration.as_object_mut() {
             map.shift_remove("apiVersion");

@@ -187,8 +187,8 @@ fn relationship(ctx: &mut Ctx, node: &Node, pointer: &str) -> Option<Relationshi
 pub fn services_design(display: &str, doc: &Node, origin: Origin, diagnostics: &mut Vec<Diagnostic>) -> Option<Design> {
     let mut ctx = Ctx { display, doc, origin: &origin, diagnostics };
     let name = doc.get("name").and_then(Node::as_str).unwrap_or("").to_owned();
+    // The loader only calls this for a document whose `services` is a mapping.
     let Some(Value::Map(services)) = doc.get("services").map(|s| &s.value) else {
-        ctx.error("`services` must be a mapping", "/services");
         return None;
     };
     let mut components = Vec::new();

@@ -82,7 +82,7 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
     for result in parsed {
         diagnostics.extend(result.diagnostics);
         for unit in result.units {
-            let id = sources.add(unit.display.clone(), unit.text, None);
+            let id = sources.add(unit.display.clone(), unit.text);
             for mut design in unit.designs {
                 design.origin.source = id;
                 for component in &mut design.components {
@@ -346,7 +346,7 @@ fn kind_of(doc: &Node) -> DocKind {
     }
     let api_version = doc.get("apiVersion").and_then(Node::as_str);
     if let (Some(api_version), Some(_)) = (api_version, doc.get("kind")) {
-        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let group = crate::design::group_of(api_version);
         // Kustomize and kubectl configuration files look like objects but are
         // never sent to a cluster.
         if matches!(group, "kustomize.config.k8s.io" | "config.kubernetes.io" | "kubectl.config.k8s.io")
@@ -358,10 +358,9 @@ fn kind_of(doc: &Node) -> DocKind {
     }
     // Docker Compose files have a `services:` map too; Meshery's services
     // carry a `type` (the kind) or `settings`, Compose services never do.
-    if let Some(Value::Map(services)) = doc.get("services").map(|s| &s.value) {
-        if services.iter().any(|s| s.value.get("type").is_some() || s.value.get("settings").is_some()) {
+    if let Some(Value::Map(services)) = doc.get("services").map(|s| &s.value)
+        && services.iter().any(|s| s.value.get("type").is_some() || s.value.get("settings").is_some()) {
             return DocKind::Services;
         }
-    }
     DocKind::Other
 }

@@ -29,10 +29,13 @@ impl From<String> for NoDesigns {
 }
 
 /// The design files in an archive, as (member name, bytes).
+/// `cap` bounds each member; the whole archive, layers included, may
+/// expand to four times that.
 pub fn design_files(bytes: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, NoDesigns> {
-    let members = tar_members(bytes, cap)?;
+    let mut budget = cap.saturating_mul(4);
+    let members = tar_members(bytes, cap, &mut budget)?;
     if let Some((_, manifest)) = members.iter().find(|(name, _)| name == "manifest.json") {
-        return Ok(oci_designs(&members, manifest, cap)?);
+        return Ok(oci_designs(&members, manifest, cap, &mut budget)?);
     }
     // Chart templates are not YAML until rendered.
     if members.iter().any(|(name, _)| name.split('/').take(2).any(|part| part == "Chart.yaml")) {
@@ -54,7 +57,12 @@ pub fn design_files(bytes: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, No
     Ok(designs)
 }
 
-fn oci_designs(members: &[(String, Vec<u8>)], manifest: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, String> {
+fn oci_designs(
+    members: &[(String, Vec<u8>)],
+    manifest: &[u8],
+    cap: u64,
+    budget: &mut u64,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     let manifest: serde_json::Value =
         serde_json::from_slice(manifest).map_err(|e| format!("OCI manifest.json is not JSON: {e}"))?;
     let layers = manifest
@@ -65,11 +73,12 @@ fn oci_designs(members: &[(String, Vec<u8>)], manifest: &[u8], cap: u64) -> Resu
         .flatten()
         .filter_map(|layer| layer.as_str());
     let mut designs = Vec::new();
-    for layer in layers {
+    let mut seen = std::collections::HashSet::new();
+    for layer in layers.filter(|layer| seen.insert(*layer)) {
         let Some((_, data)) = members.iter().find(|(name, _)| name == layer) else {
             return Err(format!("OCI manifest names layer {layer}, which the archive lacks"));
         };
-        for (name, content) in tar_members(data, cap)? {
+        for (name, content) in tar_members(data, cap, budget)? {
             let base = name.rsplit('/').next().unwrap_or(&name);
             if base == "design.yml" || base == "design.yaml" {
                 designs.push((name, content));
@@ -82,13 +91,29 @@ fn oci_designs(members: &[(String, Vec<u8>)], manifest: &[u8], cap: u64) -> Resu
     Ok(designs)
 }
 
-/// Regular-file members of a tar archive, gunzipped first if needed.
-fn tar_members(bytes: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let reader: Box<dyn Read + '_> = if is_gzip(bytes) {
-        Box::new(flate2::read::GzDecoder::new(bytes).take(cap.saturating_mul(4)))
-    } else {
-        Box::new(Cursor::new(bytes))
-    };
+/// Regular-file members of a tar archive, gunzipped first if needed. What
+/// is read is taken from `budget`, shared by every archive of one file.
+fn tar_members(bytes: &[u8], cap: u64, budget: &mut u64) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let too_big = || format!("the archive expands to more than {} bytes", cap.saturating_mul(4));
+    if !is_gzip(bytes) {
+        return read_tar(Cursor::new(bytes), cap, budget, &too_big);
+    }
+    // A gzip stream cut off at the budget looks like a corrupt tar; say why.
+    let limit = *budget;
+    let mut gunzipped = flate2::read::GzDecoder::new(bytes).take(limit);
+    let result = read_tar(&mut gunzipped, cap, budget, &too_big);
+    match result {
+        Err(_) if gunzipped.limit() == 0 => Err(too_big()),
+        other => other,
+    }
+}
+
+fn read_tar<R: Read>(
+    reader: R,
+    cap: u64,
+    budget: &mut u64,
+    too_big: &dyn Fn() -> String,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut archive = tar::Archive::new(reader);
     let mut members = Vec::new();
     let entries = archive.entries().map_err(|e| format!("not a readable tar archive: {e}"))?;
@@ -112,6 +137,7 @@ fn tar_members(bytes: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, String>
             .take(cap)
             .read_to_end(&mut content)
             .map_err(|e| format!("cannot read archive member {name}: {e}"))?;
+        *budget = budget.checked_sub(content.len() as u64).ok_or_else(too_big)?;
         members.push((name, content));
     }
     Ok(members)

@@ -28,12 +28,8 @@ impl Sources {
     pub fn new(limits: Limits) -> Self {
         Sources { files: Vec::new(), limits }
     }
-    pub fn add(&mut self, display: String, text: Arc<str>, trees: Option<Vec<Node>>) -> SourceId {
-        let cell = OnceLock::new();
-        if let Some(trees) = trees {
-            let _ = cell.set(trees);
-        }
-        self.files.push(SourceFile { display, text, trees: cell });
+    pub fn add(&mut self, display: String, text: Arc<str>) -> SourceId {
+        self.files.push(SourceFile { display, text, trees: OnceLock::new() });
         self.files.len() - 1
     }
     pub fn get(&self, id: SourceId) -> &SourceFile {
@@ -53,6 +49,11 @@ impl Sources {
     /// file, or of its deepest existing ancestor.
     pub fn locate(&self, id: SourceId, doc: usize, pointer: &str) -> Span {
         self.tree(id, doc).map_or(Span { line: 1, column: 1, len: 0 }, |tree| tree.locate(pointer))
+    }
+
+    /// Position of the value an `Origin` names.
+    pub fn locate_origin(&self, origin: &crate::design::Origin) -> Span {
+        self.locate(origin.source, origin.doc, &origin.pointer)
     }
 
     /// The source text of the scalar a pointer names, as written (quotes

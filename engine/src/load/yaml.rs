@@ -69,12 +69,6 @@ impl Node {
             _ => None,
         }
     }
-    pub fn entry(&self, key: &str) -> Option<&Entry> {
-        match &self.value {
-            Value::Map(entries) => entries.iter().find(|e| e.key == key),
-            _ => None,
-        }
-    }
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),

@@ -6,6 +6,7 @@
 
 use super::import::{self, is_cluster_scoped};
 use super::version;
+use crate::design::group_of;
 use crate::diagnostic::{Diagnostic, codes};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -463,10 +464,6 @@ fn hint_api_version(rest: &str) -> String {
         Some((group, version)) => format!("{group}/{version}"),
         None => rest.to_owned(),
     }
-}
-
-fn group_of(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
 fn version_of(api_version: &str) -> &str {

@@ -46,8 +46,8 @@ pub fn repo_root() -> PathBuf {
 
 pub fn sources() -> Sources {
     let mut sources = Sources::new(Limits::default());
-    sources.add(APP.to_owned(), Arc::from(APP_TEXT), None);
-    sources.add(BROKEN.to_owned(), Arc::from(BROKEN_TEXT), None);
+    sources.add(APP.to_owned(), Arc::from(APP_TEXT));
+    sources.add(BROKEN.to_owned(), Arc::from(BROKEN_TEXT));
     sources
 }
 
