@@ -224,13 +224,20 @@ struct Extent {
 const SCALAR: Extent = Extent { nodes: 1, height: 0 };
 const EMPTY_COLLECTION: Extent = Extent { nodes: 1, height: 1 };
 
+/// A mapping key waiting for its value.
+struct Key {
+    text: String,
+    span: Span,
+    merge: bool,
+}
+
 enum Frame {
     Seq { span: Span, anchor: usize, items: Vec<Node>, extent: Extent },
     Map {
         span: Span,
         anchor: usize,
         entries: Vec<Entry>,
-        key: Option<(String, Span)>,
+        key: Option<Key>,
         extent: Extent,
         merges: Vec<Node>,
         /// Keys of large mappings, for duplicate checks in constant time.
@@ -263,7 +270,9 @@ impl Builder<'_> {
                 if anchor != 0 {
                     self.anchors.insert(anchor, (node.clone(), SCALAR));
                 }
-                self.push(node, SCALAR)
+                // Only a plain, untagged `<<` is a merge key; `"<<"` is text.
+                let merge = style == ScalarStyle::Plain && tag.is_none() && text == "<<";
+                self.push_scalar(node, merge)
             }
             Event::SequenceStart(_, anchor, _) => {
                 self.open(at)?;
@@ -358,6 +367,14 @@ impl Builder<'_> {
 
     /// Adds a finished node to the collection being built, or ends a document.
     fn push(&mut self, node: Node, child: Extent) -> Result<(), Diagnostic> {
+        self.push_node(node, child, false)
+    }
+
+    fn push_scalar(&mut self, node: Node, merge: bool) -> Result<(), Diagnostic> {
+        self.push_node(node, SCALAR, merge)
+    }
+
+    fn push_node(&mut self, node: Node, child: Extent, merge: bool) -> Result<(), Diagnostic> {
         match self.stack.last_mut() {
             None => {
                 if !node.is_null() {
@@ -384,14 +401,14 @@ impl Builder<'_> {
                                     .at(self.file, Some(node.span)));
                             }
                         };
-                        *key = Some((text, node.span));
+                        *key = Some(Key { text, span: node.span, merge });
                         Ok(())
                     }
-                    Some((k, key_span)) if k == "<<" && key_span.len == 2 => {
+                    Some(Key { merge: true, .. }) => {
                         merges.push(node);
                         Ok(())
                     }
-                    Some((k, key_span)) => {
+                    Some(Key { text: k, span: key_span, .. }) => {
                         if is_duplicate(entries, index, &k) {
                             return Err(Diagnostic::new(&codes::DUPLICATE_KEY, format!("duplicate key `{k}`"))
                                 .at(self.file, Some(key_span)));
@@ -633,6 +650,8 @@ mod tests {
     fn merge_keys_never_override_and_stay_linear() {
         let docs = parse_stream("t", "base: &b {a: 1, b: 2}\nm:\n  <<: *b\n  b: 3\n", &Limits::default()).unwrap();
         assert_eq!(docs[0].get("m").unwrap().to_json(), serde_json::json!({"b": 3, "a": 1}));
+        let docs = parse_stream("t", "m: {\"<<\": {a: 1}, '<<x': 2}\n", &Limits::default()).unwrap();
+        assert_eq!(docs[0].get("m").unwrap().to_json(), serde_json::json!({"<<": {"a": 1}, "<<x": 2}), "a quoted << is text");
         let keys: String = (0..50_000).map(|i| format!("k{i}: v, ")).collect();
         let started = std::time::Instant::now();
         let docs = parse_stream("t", &format!("m: {{<<: {{{keys}}}, z: 1}}\n"), &Limits::default()).unwrap();
