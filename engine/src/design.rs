@@ -84,6 +84,8 @@ pub struct Component {
     /// The field holding the namespace (`metadata.namespace`, or a
     /// `services:` entry's own `namespace`).
     pub namespace_origin: Origin,
+    /// The field holding the kind (`kind`, `component.kind`, a service's `type`).
+    pub kind_origin: Origin,
 }
 
 impl Component {

@@ -96,7 +96,6 @@ impl Checker<'_> {
     fn run(self) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let c = self.component;
-        let kind_origin = self.kind_origin();
         if let Some(model) = &c.model
             && !self.registry.has_model(model) {
                 out.push(self.unknown(&codes::UNKNOWN_MODEL, format!("unknown model `{model}`"), &c.origin));
@@ -112,7 +111,7 @@ impl Checker<'_> {
                 let d = self.unknown(
                     &codes::UNKNOWN_VERSION,
                     format!("{} is not served at apiVersion `{}`", c.kind, c.api_version),
-                    &kind_origin,
+                    &c.kind_origin,
                 );
                 out.push(d.hint(format!("known versions of {}: {}", c.kind, known.join(", "))));
             }
@@ -125,7 +124,7 @@ impl Checker<'_> {
                             "" => format!("unknown kind `{}`", c.kind),
                             v => format!("unknown kind `{}` ({v})", c.kind),
                         },
-                        &kind_origin,
+                        &c.kind_origin,
                     );
                     if let Some(known) = self.registry.suggest_kind(&c.kind) {
                         d = d.hint(format!("did you mean `{known}`?"));
@@ -135,18 +134,6 @@ impl Checker<'_> {
             },
         }
         out
-    }
-
-    /// Where the kind is written: `kind:` of a manifest, `component.kind` of a design.
-    fn kind_origin(&self) -> Origin {
-        let c = self.component;
-        if c.configuration_origin == c.origin {
-            c.origin.child("/kind")
-        } else if c.configuration_origin.pointer.ends_with("/settings") {
-            c.origin.child("/type")
-        } else {
-            c.origin.child("/component/kind")
-        }
     }
 
     fn check_schema(&self, def: &ComponentDef, out: &mut Vec<Diagnostic>) {

@@ -316,3 +316,12 @@ fn inline_component_schemas_validate_unknown_kinds() {
     assert_eq!(invalid.len(), 2, "{report}");
     assert!(invalid[0].4.contains("regex"), "{report}");
 }
+
+#[test]
+fn a_kind_given_in_the_configuration_is_located_there() {
+    // Old meshkit fixtures put apiVersion and kind in `configuration`.
+    let (status, report) = validate_json(&["meshery/meshkit-invalid-k8s.yaml"], &fixtures());
+    assert_eq!(status, 1);
+    let found: Vec<_> = with_code(&report, "unknown-kind").iter().map(|d| (d.1, d.2)).collect();
+    assert_eq!(found, [(13, 9)], "{report}");
+}

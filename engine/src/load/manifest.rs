@@ -91,6 +91,7 @@ impl<'a> Collector<'a> {
             ignored: false,
             name_origin: origin.child(&format!("/metadata/{}", escape_segment(name_key))),
             namespace_origin: origin.child("/metadata/namespace"),
+            kind_origin: origin.child("/kind"),
             configuration_origin: origin.clone(),
             origin,
             span: object.span,

@@ -137,6 +137,11 @@ fn component(ctx: &mut Ctx, node: &Node, pointer: &str) -> Option<Component> {
         configuration_origin: origin.child("/configuration"),
         name_origin: origin.child("/displayName"),
         namespace_origin: origin.child("/configuration/metadata/namespace"),
+        kind_origin: origin.child(if str_at(node, &["component", "kind"]).is_some() {
+            "/component/kind"
+        } else {
+            "/configuration/kind"
+        }),
         origin,
         span: node.span,
     })
@@ -275,6 +280,7 @@ pub fn services_design(display: &str, doc: &Node, origin: Origin, diagnostics: &
             configuration_origin: component_origin.child("/settings"),
             name_origin: component_origin.child(name_pointer),
             namespace_origin: component_origin.child("/namespace"),
+            kind_origin: component_origin.child("/type"),
             origin: component_origin,
             span: entry.key_span,
         });

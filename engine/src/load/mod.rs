@@ -90,6 +90,7 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
                     component.configuration_origin.source = id;
                     component.name_origin.source = id;
                     component.namespace_origin.source = id;
+                    component.kind_origin.source = id;
                 }
                 for relationship in &mut design.relationships {
                     relationship.origin.source = id;
