@@ -48,6 +48,34 @@ pub struct Design {
     pub relationships: Vec<Relationship>,
 }
 
+impl Design {
+    /// Points every origin in the design at source file `id`. Files are
+    /// parsed in parallel before they are numbered, so origins are made
+    /// with a placeholder and fixed here, in one place for every field.
+    pub(crate) fn set_source(&mut self, id: SourceId) {
+        self.origin.source = id;
+        for c in &mut self.components {
+            for origin in [
+                &mut c.origin,
+                &mut c.configuration_origin,
+                &mut c.name_origin,
+                &mut c.namespace_origin,
+                &mut c.kind_origin,
+            ] {
+                origin.source = id;
+            }
+        }
+        for r in &mut self.relationships {
+            r.origin.source = id;
+            for selector in &mut r.selectors {
+                for end in selector.from.iter_mut().chain(selector.to.iter_mut()) {
+                    end.origin.source = id;
+                }
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Component {
     /// Unique within the design: the design's own id, or for manifests a
@@ -125,11 +153,7 @@ pub struct BoundSelector {
     pub to: Vec<Endpoint>,
 }
 
-impl Relationship {
-    pub fn endpoints_mut(&mut self) -> impl Iterator<Item = &mut Endpoint> {
-        self.selectors.iter_mut().flat_map(|s| s.from.iter_mut().chain(s.to.iter_mut()))
-    }
-}
+
 
 #[derive(Clone, Debug)]
 pub struct Endpoint {

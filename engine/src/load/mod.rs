@@ -84,20 +84,7 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
         for unit in result.units {
             let id = sources.add(unit.display.clone(), unit.text);
             for mut design in unit.designs {
-                design.origin.source = id;
-                for component in &mut design.components {
-                    component.origin.source = id;
-                    component.configuration_origin.source = id;
-                    component.name_origin.source = id;
-                    component.namespace_origin.source = id;
-                    component.kind_origin.source = id;
-                }
-                for relationship in &mut design.relationships {
-                    relationship.origin.source = id;
-                    for end in relationship.endpoints_mut() {
-                        end.origin.source = id;
-                    }
-                }
+                design.set_source(id);
                 designs.push(design);
             }
         }
