@@ -143,10 +143,7 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
     let options = validate::Options { allow_unknown: args.allow_unknown };
     diagnostics.extend(validate::validate(&repo.designs, &repo.sources, &registry, options, &progress));
     progress.finish();
-    if !verbose {
-        diagnostics.retain(|d| d.severity != Severity::Info);
-    }
-    sort_diagnostics(&mut diagnostics);
+    tidy(&mut diagnostics, verbose);
 
     let report = Report {
         files: repo.files,
@@ -162,7 +159,7 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
             .collect(),
         diagnostics,
     };
-    let color = args.format == OutputFormat::Text && use_color();
+    let color = args.format == OutputFormat::Text && use_color(&std::io::stdout());
     print(&report::render(&report, args.format, &repo.sources, color))?;
     let failed = report.has_errors() || args.strict && report.summary().warnings > 0;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
@@ -183,27 +180,29 @@ fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
     // stderr so they are seen without corrupting it.
     let mut diagnostics = repo.diagnostics;
     diagnostics.extend(graph_diagnostics);
-    if !verbose {
-        diagnostics.retain(|d| d.severity != Severity::Info);
-    }
-    sort_diagnostics(&mut diagnostics);
+    tidy(&mut diagnostics, verbose);
     let has_errors = diagnostics.iter().any(|d| d.is_error());
     if !diagnostics.is_empty() {
         let report = Report { files: repo.files, designs: Vec::new(), diagnostics };
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = use_color(&std::io::stderr());
         eprint!("{}", report::render(&report, OutputFormat::Text, &repo.sources, color));
     }
     Ok(if has_errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn sort_diagnostics(diagnostics: &mut [weft::diagnostic::Diagnostic]) {
+/// Drops info-level findings unless asked for them, and orders the rest by
+/// position, so output is stable.
+fn tidy(diagnostics: &mut Vec<weft::diagnostic::Diagnostic>, verbose: bool) {
+    if !verbose {
+        diagnostics.retain(|d| d.severity != Severity::Info);
+    }
     diagnostics.sort_by(|a, b| {
         (&a.file, a.line(), a.column(), a.code, &a.message).cmp(&(&b.file, b.line(), b.column(), b.code, &b.message))
     });
 }
 
-fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+fn use_color(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// Writes to stdout; a closed pipe (`weft ... | head`) is not an error.
