@@ -46,6 +46,9 @@ pub struct Design {
     pub format: Format,
     pub components: Vec<Component>,
     pub relationships: Vec<Relationship>,
+    /// Relationship families (`kind-type-subtype`, lower case) that
+    /// `preferences.layers.relationships` turns off.
+    pub disabled_relationships: Vec<String>,
 }
 
 impl Design {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -47,7 +47,38 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
+/// A code named at run time (by a relationship definition or a policy)
+/// as a `'static` str. Codes are few and live for the whole run, so each
+/// distinct one is leaked once.
+pub fn intern(code: &str) -> &'static str {
+    if let Some(known) = codes::ALL.iter().find(|c| c.name == code) {
+        return known.name;
+    }
+    static INTERNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(found) = interned.iter().find(|c| **c == code) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(code.to_owned().into_boxed_str());
+    interned.push(leaked);
+    leaked
+}
+
 impl Diagnostic {
+    /// A diagnostic with a code known only at run time.
+    pub fn dynamic(code: &str, severity: Severity, message: impl Into<String>) -> Self {
+        let known = codes::ALL.iter().find(|c| c.name == code);
+        Diagnostic {
+            severity,
+            code: intern(code),
+            message: message.into(),
+            file: None,
+            span: None,
+            component: None,
+            hint: known.and_then(|c| c.hint).map(str::to_owned),
+        }
+    }
+
     pub fn new(code: &'static Code, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: code.severity,
@@ -131,5 +162,9 @@ codes! {
     NAMESPACE_ON_CLUSTER_SCOPED = ("namespace-on-cluster-scoped", Error, "A namespace is set on a cluster-scoped kind.", Some("remove metadata.namespace: the kind is cluster-scoped"));
     CYCLE = ("cycle", Warning, "Relationships form a cycle, so there is no order in which to apply the components.", Some("remove or reverse one relationship of the cycle"));
     CONFIG = ("config", Error, "weft.yaml is invalid.", Some("schemas/weft.schema.json describes weft.yaml"));
+    MISSING_REFERENCE = ("missing-reference", Error, "An object refers to another (ConfigMap, Secret, Service, Role, ...) that is neither in the repository nor declared external.", Some("add the object, or declare it external: a stub with the annotation `weft.io/external: \"true\"`, or an entry under `external` in weft.yaml"));
+    SERVICE_SELECTS_NOTHING = ("service-selects-nothing", Warning, "A Service's selector matches no Pod or workload in its namespace, so it has no endpoints.", Some("make the selector match the Pod template labels of a workload in the same namespace"));
+    SELECTOR_MATCHES_NOTHING = ("selector-matches-nothing", Warning, "A selector matches no Pod or workload in its namespace.", Some("make the selector match the Pod template labels of a workload in the same namespace"));
+    POLICY_ERROR = ("policy-error", Error, "A Rego policy failed to load or to evaluate; the other checks still ran.", Some("fix the policy at the marked position; `weft evaluate` runs the relationship policies alone"));
     MODEL_INVALID = ("model-invalid", Error, "A model or component definition in the registry is invalid.", Some("fix the definition; patterns use RE2 syntax (no lookaround), as Kubernetes does"));
 }

@@ -25,9 +25,18 @@ pub struct Edge {
     pub kind: String,
     pub r#type: String,
     pub sub_type: String,
-    /// The declaring relationship: `designs[design].relationships[relationship]`.
-    pub design: usize,
-    pub relationship: usize,
+    pub source: EdgeSource,
+}
+
+/// Where an edge comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeSource {
+    /// A relationship the design declares:
+    /// `designs[design].relationships[relationship]`.
+    Declared { design: usize, relationship: usize },
+    /// A relationship weft inferred: `inference.relationships[index]`.
+    Inferred { index: usize },
 }
 
 /// Identity of a Kubernetes object: what the API server would consider the
@@ -56,6 +65,8 @@ pub struct Graph {
     graph: DiGraph<ComponentRef, Edge>,
     by_id: HashMap<(usize, String), NodeIndex>,
     by_key: HashMap<ObjectKey, NodeIndex>,
+    /// Index of each design's first node.
+    offsets: Vec<usize>,
 }
 
 impl Graph {
@@ -64,6 +75,7 @@ impl Graph {
         let mut graph = Graph::default();
         let mut diagnostics = Vec::new();
         for (d, design) in designs.iter().enumerate() {
+            graph.offsets.push(graph.graph.node_count());
             for (c, component) in design.components.iter().enumerate() {
                 let node = graph.graph.add_node(ComponentRef { design: d, component: c });
                 let checks_ids = design.format != Format::Manifests;
@@ -187,11 +199,50 @@ impl Graph {
                 kind: relationship.kind.clone(),
                 r#type: relationship.r#type.clone(),
                 sub_type: relationship.sub_type.clone(),
-                design: d,
-                relationship: r,
+                source: EdgeSource::Declared { design: d, relationship: r },
             };
             self.graph.add_edge(a, b, edge);
         }
+    }
+
+    /// Adds the inferred relationships as edges; a pair the designs
+    /// already relate with the same kind, type and subType keeps only the
+    /// declared edge.
+    pub fn add_inferred(&mut self, inference: &crate::relate::Inference) {
+        use crate::relate::End;
+        for (index, inferred) in inference.relationships.iter().enumerate() {
+            let (End::Component { design: fd, component: fc }, End::Component { design: td, component: tc }) =
+                (inferred.from, inferred.to)
+            else {
+                continue;
+            };
+            let def = &inference.definitions[inference.rules[inferred.rule].def];
+            let node = |design, component| NodeIndex::new(self.position(ComponentRef { design, component }));
+            let (a, b) = (node(fd, fc), node(td, tc));
+            let declared = self.graph.edges_connecting(a, b).any(|e| {
+                let w = e.weight();
+                w.kind.eq_ignore_ascii_case(&def.kind)
+                    && w.r#type.eq_ignore_ascii_case(&def.r#type)
+                    && w.sub_type.eq_ignore_ascii_case(&def.sub_type)
+            });
+            if !declared {
+                self.graph.add_edge(
+                    a,
+                    b,
+                    Edge {
+                        kind: def.kind.clone(),
+                        r#type: def.r#type.clone(),
+                        sub_type: def.sub_type.clone(),
+                        source: EdgeSource::Inferred { index },
+                    },
+                );
+            }
+        }
+    }
+
+    /// Nodes are added design by design, component by component.
+    fn position(&self, at: ComponentRef) -> usize {
+        self.offsets[at.design] + at.component
     }
 
     pub fn node_count(&self) -> usize {
@@ -312,6 +363,7 @@ impl Graph {
                 kind: edge.kind.clone(),
                 r#type: edge.r#type.clone(),
                 sub_type: edge.sub_type.clone(),
+                inferred: matches!(edge.source, EdgeSource::Inferred { .. }),
             })
             .collect();
         GraphView { nodes, edges }
@@ -349,6 +401,8 @@ pub struct EdgeView {
     pub r#type: String,
     #[serde(rename = "subType")]
     pub sub_type: String,
+    /// Inferred by weft rather than declared in the design.
+    pub inferred: bool,
     /// Positions in `nodes`: component ids are unique only within a
     /// design, so pictures link nodes by position.
     #[serde(skip)]
@@ -379,7 +433,9 @@ impl GraphView {
             out.push_str("  }\n");
         }
         for edge in &self.edges {
-            let _ = writeln!(out, "  n{} -> n{} [label={}];", edge.from_node, edge.to_node, dot_quote(&edge_label(edge)));
+            // Inferred edges are dashed, declared ones solid.
+            let style = if edge.inferred { ", style=dashed" } else { "" };
+            let _ = writeln!(out, "  n{} -> n{} [label={}{style}];", edge.from_node, edge.to_node, dot_quote(&edge_label(edge)));
         }
         out.push_str("}\n");
         out
@@ -392,7 +448,8 @@ impl GraphView {
             let _ = writeln!(out, "  n{i}[\"{}\"]", mermaid_escape(&node_label(node)).replace('\n', "<br/>"));
         }
         for edge in &self.edges {
-            let _ = writeln!(out, "  n{} -->|\"{}\"| n{}", edge.from_node, mermaid_escape(&edge_label(edge)), edge.to_node);
+            let arrow = if edge.inferred { "-.->" } else { "-->" };
+            let _ = writeln!(out, "  n{} {arrow}|\"{}\"| n{}", edge.from_node, mermaid_escape(&edge_label(edge)), edge.to_node);
         }
         out
     }

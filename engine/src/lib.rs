@@ -13,3 +13,5 @@ pub mod model;
 pub mod report;
 pub mod validate;
 pub mod progress;
+pub mod rego;
+pub mod relate;

@@ -11,6 +11,7 @@ use weft::load;
 use weft::model::{Registry, cli::ModelCommand};
 use weft::progress::Progress;
 use weft::report::{self, OutputFormat, Report};
+use weft::relate;
 use weft::validate;
 
 #[derive(Parser)]
@@ -136,12 +137,17 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
     let progress = Progress::on_terminal();
     let Loaded { repo, registry_dirs } = load_input(&args.input, &progress)?;
     let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
-    let (graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
+    let (mut graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
     let mut diagnostics = repo.diagnostics;
     diagnostics.extend(graph_diagnostics);
-    diagnostics.extend(graph.cycle_diagnostic(&repo.designs, &repo.sources));
     let options = validate::Options { allow_unknown: args.allow_unknown };
+    // Validation registers the repo's CRDs, which inference then resolves.
     diagnostics.extend(validate::validate(&repo.designs, &repo.sources, &registry, options, &progress));
+    if let Some(inference) = infer(&repo.designs, &repo.config, &registry, &mut diagnostics) {
+        diagnostics.extend(relate::diagnostics(&inference, &repo.designs, &repo.sources));
+        graph.add_inferred(&inference);
+    }
+    diagnostics.extend(graph.cycle_diagnostic(&repo.designs, &repo.sources));
     progress.finish();
     tidy(&mut diagnostics, verbose);
 
@@ -167,9 +173,15 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
 
 fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
     let progress = Progress::on_terminal();
-    let Loaded { repo, .. } = load_input(&args.input, &progress)?;
+    let Loaded { repo, registry_dirs } = load_input(&args.input, &progress)?;
+    let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
+    let (mut graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
+    let mut diagnostics = repo.diagnostics;
+    diagnostics.extend(graph_diagnostics);
+    if let Some(inference) = infer(&repo.designs, &repo.config, &registry, &mut diagnostics) {
+        graph.add_inferred(&inference);
+    }
     progress.finish();
-    let (graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
     let view = graph.view(&repo.designs);
     print(&match args.format {
         GraphFormat::Dot => view.to_dot(),
@@ -178,8 +190,6 @@ fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
     })?;
     // The graph goes to stdout for piping; problems found on the way go to
     // stderr so they are seen without corrupting it.
-    let mut diagnostics = repo.diagnostics;
-    diagnostics.extend(graph_diagnostics);
     tidy(&mut diagnostics, verbose);
     let has_errors = diagnostics.iter().any(|d| d.is_error());
     if !diagnostics.is_empty() {
@@ -188,6 +198,29 @@ fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
         eprint!("{}", report::render(&report, OutputFormat::Text, &repo.sources, color));
     }
     Ok(if has_errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Infers relationships across the whole repository: a ConfigMap in one
+/// file and the Deployment using it in another still relate. A failure is
+/// reported and the other checks go on.
+fn infer(
+    designs: &[weft::design::Design],
+    config: &load::config::Config,
+    registry: &Registry,
+    diagnostics: &mut Vec<weft::diagnostic::Diagnostic>,
+) -> Option<relate::Inference> {
+    let (definitions, problems) = relate::load_definitions(registry);
+    diagnostics.extend(problems);
+    let members: Vec<(usize, usize)> =
+        designs.iter().enumerate().flat_map(|(d, design)| (0..design.components.len()).map(move |c| (d, c))).collect();
+    let options = relate::Options { external: &config.external, ..Default::default() };
+    match relate::infer(designs, &members, &definitions, registry, &options) {
+        Ok(inference) => Some(inference),
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            None
+        }
+    }
 }
 
 /// Drops info-level findings unless asked for them, and orders the rest by

@@ -22,10 +22,28 @@ pub struct Config {
     /// Extra Rego policy directories.
     #[serde(default)]
     pub policies: Vec<String>,
+    /// Objects that exist outside the repository (created by another
+    /// team, an operator or the cluster): references to them resolve.
+    #[serde(default)]
+    pub external: Vec<crate::relate::ExternalObject>,
+    /// Policy checks: severities, codes turned off.
+    #[serde(default)]
+    pub checks: ChecksConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default, rename = "$schema")]
     pub schema: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChecksConfig {
+    /// Codes that are not reported at all.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Severity per code: `error`, `warning` or `info`.
+    #[serde(default)]
+    pub severity: std::collections::BTreeMap<String, crate::diagnostic::Severity>,
 }
 
 #[derive(Debug, Default, Deserialize)]

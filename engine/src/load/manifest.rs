@@ -114,6 +114,7 @@ impl<'a> Collector<'a> {
             format: Format::Manifests,
             components: self.components,
             relationships: Vec::new(),
+            disabled_relationships: Vec::new(),
         })
     }
 }

@@ -59,6 +59,14 @@ pub fn design(
     }
     let components = list(&mut ctx, "components", component);
     let relationships = list(&mut ctx, "relationships", relationship);
+    let mut disabled_relationships = Vec::new();
+    if let Some(Value::Map(layers)) = doc.get("preferences").and_then(|p| p.get("layers")).and_then(|l| l.get("relationships")).map(|r| &r.value) {
+        for entry in layers {
+            if matches!(entry.value.value, Value::Bool(false)) {
+                disabled_relationships.push(entry.key.to_lowercase());
+            }
+        }
+    }
     Some(Design {
         file: display.to_owned(),
         id: doc.get("id").and_then(Node::as_str).map(str::to_owned),
@@ -66,6 +74,7 @@ pub fn design(
         format,
         components,
         relationships,
+        disabled_relationships,
         origin,
     })
 }
@@ -292,6 +301,7 @@ pub fn services_design(display: &str, doc: &Node, origin: Origin, diagnostics: &
         format: Format::MesheryServices,
         components,
         relationships: Vec::new(),
+        disabled_relationships: Vec::new(),
         origin,
     })
 }

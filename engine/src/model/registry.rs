@@ -74,6 +74,8 @@ pub(crate) struct ModelDir {
     pub definition_version: String,
     pub path: PathBuf,
     pub components: usize,
+    /// `relationships/*.json`, sorted.
+    pub relationships: Vec<PathBuf>,
 }
 
 struct Candidate {
@@ -134,7 +136,10 @@ impl Registry {
                         let Some(definition_version) = file_name(&definition_dir) else { continue };
                         let components_dir = definition_dir.join("components");
                         let files = json_files(&components_dir).map_err(|e| unreadable(&components_dir, e))?;
-                        if files.is_empty() && !definition_dir.join("model.json").is_file() {
+                        let relationships_dir = definition_dir.join("relationships");
+                        let relationships =
+                            json_files(&relationships_dir).map_err(|e| unreadable(&relationships_dir, e))?;
+                        if files.is_empty() && relationships.is_empty() && !definition_dir.join("model.json").is_file() {
                             continue;
                         }
                         models.push(ModelDir {
@@ -143,6 +148,7 @@ impl Registry {
                             definition_version: definition_version.clone(),
                             path: definition_dir.clone(),
                             components: files.len(),
+                            relationships,
                         });
                         for path in files {
                             let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
@@ -372,6 +378,21 @@ impl Registry {
     }
 
     /// The model directories, in registry order.
+    /// Relationship definition files of every model, as (model, path), in
+    /// search order.
+    pub fn relationship_files(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.models.iter().flat_map(|m| m.relationships.iter().map(move |p| (m.name.as_str(), p.as_path())))
+    }
+
+    /// The model and scope of a component: its definition when the registry
+    /// knows the kind.
+    pub fn lookup(&self, api_version: &str, kind: &str) -> Option<Arc<ComponentDef>> {
+        match self.resolve(api_version, kind) {
+            Resolution::Found(def) => Some(def),
+            _ => None,
+        }
+    }
+
     pub(crate) fn models(&self) -> &[ModelDir] {
         &self.models
     }

@@ -1,0 +1,225 @@
+//! Flattens relationship definitions into the rules the Rego evaluator
+//! reads as `data.weft.rules`: one rule per (from item, to item) of each
+//! selector set, with the refs paired index by index, the strategies per
+//! ref, and a join ref picked so the policy can match through an index
+//! instead of comparing every pair of components.
+
+use super::definition::{Definition, Item};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rule {
+    /// Index of the definition in the evaluated set.
+    pub def: usize,
+    /// Index of the selector set in the definition.
+    pub set: usize,
+    /// Indices of the items in `allow.from` / `allow.to`.
+    pub from_item: usize,
+    pub to_item: usize,
+    pub from: End,
+    pub to: End,
+    pub refs: Vec<Ref>,
+    /// The ref the policy indexes on.
+    pub join: usize,
+    /// How the join ref compares: `equal`, `string` (equal_as_strings) or
+    /// `contains` (to_contains_from: an object subset).
+    pub join_kind: &'static str,
+    pub deny: Vec<DenyPair>,
+    pub check: Option<RuleCheck>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct End {
+    pub kind: String,
+    pub model: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Ref {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub strategies: Vec<String>,
+    /// How many leading `_` wildcards of this ref's paths are the same
+    /// array elements as the join ref's on that side: `subjects._.name`
+    /// and `subjects._.namespace` must be read from one subject.
+    pub from_shared: usize,
+    pub to_shared: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DenyPair {
+    pub from: End,
+    pub to: End,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleCheck {
+    pub group: String,
+    pub side: String,
+    pub when: Vec<Condition>,
+    pub unless: Vec<Condition>,
+    pub ignore: Vec<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Condition {
+    pub path: Vec<String>,
+    pub value: serde_json::Value,
+    pub shared: usize,
+}
+
+/// Why a selector pair yields no rule.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Skipped {
+    /// Binding relationships (`match` naming a third component) are read
+    /// but not evaluated yet.
+    Binding,
+    /// Neither end names a path, so nothing can be compared.
+    NoRefs,
+}
+
+pub fn flatten(definitions: &[Definition]) -> (Vec<Rule>, Vec<(usize, Skipped)>) {
+    let mut rules = Vec::new();
+    let mut skipped = Vec::new();
+    for (def_index, def) in definitions.iter().enumerate() {
+        for (set_index, set) in def.selectors.iter().enumerate() {
+            let deny: Vec<DenyPair> = set
+                .deny
+                .from
+                .iter()
+                .flat_map(|f| set.deny.to.iter().map(move |t| DenyPair { from: end(f), to: end(t) }))
+                .collect();
+            for (fi, from) in set.allow.from.iter().enumerate() {
+                for (ti, to) in set.allow.to.iter().enumerate() {
+                    if from.r#match.is_some() || to.r#match.is_some() {
+                        skipped.push((def_index, Skipped::Binding));
+                        continue;
+                    }
+                    match rule(from, to) {
+                        Some((refs, join, join_kind)) => {
+                            let check = def.check.as_ref().map(|c| {
+                                let side_paths: Vec<&Vec<String>> =
+                                    refs.iter().map(|r| if c.side == "from" { &r.from } else { &r.to }).collect();
+                                let anchor = side_paths[join];
+                                // Conditions name siblings of the referencing field, read
+                                // from the same array elements.
+                                let condition = |(field, value): (&String, &serde_json::Value)| {
+                                    let mut path = anchor[..anchor.len().saturating_sub(1)].to_vec();
+                                    path.push(field.clone());
+                                    Condition {
+                                        shared: shared_wildcards(anchor, &path),
+                                        path,
+                                        value: value.clone(),
+                                    }
+                                };
+                                RuleCheck {
+                                    group: c.group.clone().unwrap_or_else(|| format!("{}:{}", c.code, anchor.join("."))),
+                                    side: c.side.clone(),
+                                    when: c.when.iter().map(condition).collect(),
+                                    unless: c.unless.iter().map(condition).collect(),
+                                    ignore: c.ignore.clone(),
+                                }
+                            });
+                            rules.push(Rule {
+                                def: def_index,
+                                set: set_index,
+                                from_item: fi,
+                                to_item: ti,
+                                from: end(from),
+                                to: end(to),
+                                refs,
+                                join,
+                                join_kind,
+                                deny: deny.clone(),
+                                check,
+                            })
+                        }
+                        None => skipped.push((def_index, Skipped::NoRefs)),
+                    }
+                }
+            }
+        }
+    }
+    (rules, skipped)
+}
+
+fn end(item: &Item) -> End {
+    End { kind: item.kind.clone(), model: item.model.clone() }
+}
+
+fn rule(from: &Item, to: &Item) -> Option<(Vec<Ref>, usize, &'static str)> {
+    let (from_refs, to_refs) = (from.refs(), to.refs());
+    let n = from_refs.len().min(to_refs.len());
+    if n == 0 {
+        return None;
+    }
+    // The matrix may sit on either item; Meshery's files put it on the
+    // first one that has it.
+    let matrix = from.strategies.as_ref().or(to.strategies.as_ref());
+    let strategies = |i: usize| -> Vec<String> {
+        matrix
+            .and_then(|m| m.get(i))
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_else(|| vec!["equal".to_owned()])
+    };
+    let join_kind_of = |s: &[String]| -> Option<&'static str> {
+        if s.iter().any(|s| s == "to_contains_from") {
+            Some("contains")
+        } else if s.iter().any(|s| s == "equal_as_strings") {
+            Some("string")
+        } else if s.iter().any(|s| s == "equal") {
+            Some("equal")
+        } else {
+            None
+        }
+    };
+    // The first ref that can be indexed: authors list the discriminating
+    // ref (a name, a selector) first and the narrowing ones (namespace,
+    // kind) after it, as Meshery's own files do.
+    let join = (0..n).find(|&i| join_kind_of(&strategies(i)).is_some())?;
+    let join_kind = join_kind_of(&strategies(join))?;
+    let refs = (0..n)
+        .map(|i| Ref {
+            from: from_refs[i].clone(),
+            to: to_refs[i].clone(),
+            strategies: strategies(i),
+            from_shared: shared_wildcards(&from_refs[join], &from_refs[i]),
+            to_shared: shared_wildcards(&to_refs[join], &to_refs[i]),
+        })
+        .collect();
+    Some((refs, join, join_kind))
+}
+
+/// How many leading `_` of `path` stand for the same elements as in
+/// `anchor`: the paths must agree on every segment up to and including it.
+pub fn shared_wildcards(anchor: &[String], path: &[String]) -> usize {
+    let mut shared = 0;
+    for (a, b) in anchor.iter().zip(path) {
+        if a != b {
+            break;
+        }
+        if a == "_" {
+            shared += 1;
+        }
+    }
+    shared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shared_wildcards;
+
+    fn p(s: &str) -> Vec<String> {
+        s.split('.').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn wildcards_are_shared_only_along_a_common_prefix() {
+        assert_eq!(shared_wildcards(&p("subjects._.name"), &p("subjects._.namespace")), 1);
+        assert_eq!(shared_wildcards(&p("a._.b._.c"), &p("a._.b._.d")), 2);
+        assert_eq!(shared_wildcards(&p("a._.b._.c"), &p("a._.x._.c")), 1);
+        assert_eq!(shared_wildcards(&p("a._.b"), &p("x._.b")), 0);
+        assert_eq!(shared_wildcards(&p("namespace"), &p("spec._.name")), 0);
+    }
+}
