@@ -74,6 +74,25 @@ fn values(args: Vec<Value>) -> anyhow::Result<Value> {
     Ok(Value::from(out))
 }
 
+/// The values at a Meshery path, as `weft.values` returns them but as
+/// Rust data: (indices the `_` wildcards took, value).
+pub fn path_values(value: &Value, path: &[Value]) -> Vec<(Vec<usize>, Value)> {
+    path_values_bound(value, path, &[])
+}
+
+/// `path_values` with the first wildcards fixed to `bound`.
+pub fn path_values_bound(value: &Value, path: &[Value], bound: &[usize]) -> Vec<(Vec<usize>, Value)> {
+    let mut out = Vec::new();
+    walk(value, path, bound, &mut Vec::new(), &mut out);
+    out.into_iter()
+        .filter_map(|pair| {
+            let pair = pair.as_array().ok()?;
+            let indices = pair.get(0)?.as_array().ok()?.iter().filter_map(|i| i.as_u64().ok().map(|i| i as usize)).collect();
+            Some((indices, pair.get(1)?.clone()))
+        })
+        .collect()
+}
+
 fn walk(value: &Value, path: &[Value], bound: &[usize], indices: &mut Vec<usize>, out: &mut Vec<Value>) {
     let Some((segment, rest)) = path.split_first() else {
         if !matches!(value, Value::Null | Value::Undefined) {

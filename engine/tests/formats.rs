@@ -52,7 +52,7 @@ fn meshery_v1beta3_design_with_annotations_and_relationships() {
         serde_json::json!([{
             "from": "a1b2c3d4-0001-4000-8000-000000000002",
             "to": "a1b2c3d4-0001-4000-8000-000000000001",
-            "kind": "edge", "type": "non-binding", "subType": "network"
+            "kind": "edge", "type": "non-binding", "subType": "network", "inferred": false
         }])
     );
 }

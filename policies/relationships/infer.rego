@@ -3,36 +3,44 @@
 # weft flattens every definition in scope into rules, one per (from item,
 # to item) pair of a selector set, and passes them as data.weft.rules; the
 # shape is documented in engine/src/relate/rules.rs and policies/README.md.
-# The components arrive as input:
+# The components arrive as input, together with index tables weft builds
+# from them (engine/src/relate/index.rs). Each rule compares refs: pairs
+# of paths on its from and to items. Its key refs (the first ref that can
+# be indexed, plus the other refs compared only for equality, such as the
+# namespace) are read out in advance:
 #
-#   input.components[i] = {id, displayName, component: {kind, version},
-#                          model: {name}, namespace, configuration, external}
-#   input.by_kind[kind] = [i, ...]      input.all = [0, 1, ...]
+#   input.components[i]       = {id, displayName, component: {kind, version},
+#                                group, model: {name}, namespace,
+#                                configuration, external}
+#   input.to_probes[rule]     = [[component, wildcard indices, [probe keys],
+#                                 join value], ...]
+#   input.from_index[source][key] = [[component, wildcard indices], ...]
+#   input.from_facets[source] = [[component, wildcard indices, join value], ...]
+#                                (for checks on the from side)
+#
+# A source is a from item's kind, model and key paths, shared by the rules
+# that have them. Tables list the components of the item's kind (exactly:
+# Meshery's Go engine matches kinds by substring, so there `Pod` also
+# selects PodDisruptionBudget) and model. A probe finds the from facets
+# whose key refs match the to facet's; this policy tests the remaining refs
+# (a selector's subset test, `not_null`), applies deny selectors and
+# decides which references are unresolved. The work grows with the number
+# of components and references, not with the square of the components.
 #
 # `namespace` is the namespace the object lands in (metadata.namespace, or
 # "default" for a namespaced kind that leaves it out; null when
-# cluster-scoped). `external` marks stubs declared to exist outside the repo.
-#
-# Every rule is matched through an index on one of its refs (the join ref,
-# chosen by weft), so the work grows with the number of components rather
-# than with its square. weft.values(component, path, bound) reads a Meshery
-# path: "configuration" addresses the configuration, other roots the
-# component itself, numbers index arrays and "_" stands for every element;
-# it returns [[indices of the "_"s, value], ...], with the first
-# count(bound) wildcards fixed to `bound`. Missing values are left out.
+# cluster-scoped). `external` marks stubs declared to exist outside the
+# repo. weft.values(component, path, bound) reads a Meshery path:
+# "configuration" addresses the configuration, other roots the component
+# itself, numbers index arrays and "_" stands for every element; it
+# returns [[indices of the "_"s, value], ...], with the first count(bound)
+# wildcards fixed to `bound`. Missing values are left out.
 package weft.relationships
 
 import rego.v1
 
-# The whole answer in one evaluation, so the index is built once.
-result := {"pairs": pairs, "unresolved": unresolved}
-
-# Components that can stand at one end of a rule. Kinds match exactly:
-# Meshery's Go engine matches by substring, so there `Pod` also selects
-# PodDisruptionBudget; weft does not.
-ends(end) := input.all if end.kind == "*"
-
-ends(end) := object.get(input.by_kind, end.kind, []) if end.kind != "*"
+# The whole answer in one evaluation, so every table is built once.
+result := {"matched": matched, "unresolved": unresolved}
 
 model_ok(end, _) if end.model == "*"
 
@@ -91,67 +99,50 @@ holds("to_contains_from", f, t) if {
 	f == t
 }
 
-# Index keys of a to-side value, and the key a from-side value probes with.
-# For a subset join the to side is indexed by each of its entries and the
-# from side probes with its smallest one: any entry it must contain will do.
-keys("equal", v) := {v}
-
-keys("string", v) := {as_string(v)}
-
-keys("contains", v) := {["entry", k, x] | some k, x in v} if is_object(v)
-
-keys("contains", v) := {["item", x] | some x in v} if is_array(v)
-
-keys("contains", v) := {v} if {
-	not is_object(v)
-	not is_array(v)
-}
-
-probe("equal", v) := v
-
-probe("string", v) := as_string(v)
-
-probe("contains", v) := ["entry", k, v[k]] if {
-	is_object(v)
-	k := min(object.keys(v))
-}
-
-probe("contains", v) := ["item", min(v)] if {
-	is_array(v)
-	count(v) > 0
-}
-
-probe("contains", v) := v if {
-	not is_object(v)
-	not is_array(v)
-}
-
-# to_index[rule][key] = the to-side facets ([component, wildcard indices])
-# whose join value has that key.
-to_index[r][key] contains [t, tb] if {
+# Candidate matches of each rule, [from, to, from indices, to indices]:
+# each to-side facet probes its rule's from-side index (see the header)
+# with its keys.
+candidates[r] contains [f, t, fb, tb] if {
 	some r, rule in data.weft.rules
-	some t in ends(rule.to)
-	c := input.components[t]
-	model_ok(rule.to, c)
-	some [tb, value] in weft.values(c, rule.refs[rule.join].to, [])
-	some key in keys(rule.join_kind, value)
-}
-
-# [rule, from, to, from indices, to indices] for every match.
-pairs contains [r, f, t, fb, tb] if {
-	some r, rule in data.weft.rules
-	some f in ends(rule.from)
-	fc := input.components[f]
-	model_ok(rule.from, fc)
-	some [fb, value] in weft.values(fc, rule.refs[rule.join].from, [])
-	some [t, tb] in to_index[r][probe(rule.join_kind, value)]
+	some [t, tb, probes, _] in input.to_probes[r]
+	some key in probes
+	some [f, fb] in input.from_index[rule.source][key]
 	f != t
-	tc := input.components[t]
-	every ref in rule.refs {
-		ref_holds(ref, fc, fb, tc, tb)
-	}
-	not denied(rule, fc, tc)
 }
+
+# Candidates a ref outside the key rules out (a selector's subset test,
+# `not_null`, refs with wildcards of their own), or a deny selector
+# forbids. Only rules that have such refs or selectors are looked at.
+rejected[r] contains p if {
+	some r in data.weft.verifying
+	rule := data.weft.rules[r]
+	some p in candidates_of(r)
+	[f, t, fb, tb] := p
+	some ref in rule.verify
+	not ref_holds(ref, input.components[f], fb, input.components[t], tb)
+}
+
+rejected[r] contains p if {
+	some r in data.weft.denying
+	rule := data.weft.rules[r]
+	some p in candidates_of(r)
+	denied(rule, input.components[p[0]], input.components[p[1]])
+}
+
+# matched[rule]: every match, [from, to, from indices, to indices].
+matched[r] := cs - rejected_of(r) if some r, cs in candidates
+
+rejected_of(r) := rejected[r]
+
+rejected_of(r) := set() if not rejected[r]
+
+matched_of(r) := matched[r]
+
+matched_of(r) := set() if not matched[r]
+
+candidates_of(r) := candidates[r]
+
+candidates_of(r) := set() if not candidates[r]
 
 ref_holds(ref, fc, fb, tc, tb) if {
 	some [_, fv] in read(fc, ref.from, array.slice(fb, 0, ref.from_shared))
@@ -167,18 +158,21 @@ denied(rule, fc, tc) if {
 	kind_ok(d.to, tc)
 }
 
+# The facets a check looks at: to facets are per rule, from facets per
+# source (weft lists one check per group and source).
+check_side_facets(check) := [[t, tb, value] | some [t, tb, _, value] in input.to_probes[check.rule]] if check.side == "to"
+
+check_side_facets(check) := input.from_facets[check.source] if check.side == "from"
+
 # References that must resolve (rules with a check): every facet of the
 # checked side's join ref, when its conditions hold, as
 # [group, component, wildcard indices, rule].
-check_facets contains [rule.check.group, c, b, r] if {
-	some r, rule in data.weft.rules
-	side := rule.check.side
-	end := rule[side]
-	some c in ends(end)
+check_facets contains [check.group, c, b, check.rule] if {
+	some check in data.weft.checks
+	rule := data.weft.rules[check.rule]
+	some [c, b, value] in check_side_facets(check)
 	comp := input.components[c]
-	model_ok(end, comp)
 	not comp.external
-	some [b, value] in weft.values(comp, rule.refs[rule.join][side], [])
 	not value in rule.check.ignore
 	every cond in rule.check.when {
 		condition(comp, cond, b)
@@ -196,16 +190,18 @@ any_condition(comp, conds, b) if {
 	condition(comp, cond, b)
 }
 
-resolved contains [rule.check.group, f, fb] if {
-	some [r, f, _, fb, _] in pairs
-	rule := data.weft.rules[r]
-	rule.check.side == "from"
+resolved contains [check.group, f, fb] if {
+	some check in data.weft.checks
+	check.side == "from"
+	some r in check.rules
+	some [f, _, fb, _] in matched_of(r)
 }
 
-resolved contains [rule.check.group, t, tb] if {
-	some [r, _, t, _, tb] in pairs
-	rule := data.weft.rules[r]
-	rule.check.side == "to"
+resolved contains [check.group, t, tb] if {
+	some check in data.weft.checks
+	check.side == "to"
+	some r in check.rules
+	some [_, t, _, tb] in matched_of(r)
 }
 
 # [rule, component, wildcard indices] of every reference no rule of its

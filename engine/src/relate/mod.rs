@@ -5,6 +5,7 @@
 //! prepares the components; the policy decides what matches.
 
 pub mod definition;
+mod index;
 pub mod rules;
 
 use crate::design::{Component, Design};
@@ -113,12 +114,20 @@ pub fn infer(
     options: &Options,
 ) -> Result<Inference, Diagnostic> {
     let mut prepared = Prepared::default();
-    for &(d, c) in members {
-        let component = &designs[d].components[c];
-        if component.is_annotation {
-            continue;
-        }
-        prepared.add_component(component, registry, End::Component { design: d, component: c });
+    // Converting configurations is most of the preparation; it is per
+    // component, so it runs in parallel.
+    use rayon::prelude::*;
+    let converted: Vec<(RegoValue, String, End)> = members
+        .par_iter()
+        .filter(|&&(d, c)| !designs[d].components[c].is_annotation)
+        .map(|&(d, c)| {
+            let (value, model) = component_value(&designs[d].components[c], registry);
+            (value, model, End::Component { design: d, component: c })
+        })
+        .collect();
+    for (value, model, end) in converted {
+        let End::Component { design, component } = end else { unreachable!() };
+        prepared.push(value, &designs[design].components[component].kind, model, end);
     }
     for (i, object) in options.external.iter().enumerate() {
         prepared.add_external(object, registry, i);
@@ -138,24 +147,59 @@ pub fn infer(
         .filter(|def| !disabled.contains(def.family().as_str()))
         .cloned()
         .collect();
-    let (rules, _skipped) = rules::flatten(&in_scope);
+    let rules::Flattened { rules, sources, .. } = rules::flatten(&in_scope);
 
-    let mut engine = rego::engine(options.time_limit);
     let fail = |e: anyhow::Error| {
         let e = RegoError::parse(&e);
+        let span = (e.line > 0).then_some(crate::diagnostic::Span { line: e.line, column: e.column, len: 0 });
         Diagnostic::new(&codes::POLICY_ERROR, format!("relationship inference failed: {}", e.message))
-            .at(e.file.unwrap_or_else(|| INFER_POLICY.0.to_owned()), (e.line > 0).then_some(crate::diagnostic::Span { line: e.line, column: e.column, len: 0 }))
+            .at(e.file.unwrap_or_else(|| INFER_POLICY.0.to_owned()), span)
     };
-    engine.add_policy(INFER_POLICY.0.into(), INFER_POLICY.1.into()).map_err(fail)?;
-    let data = json!({"weft": {"rules": rules}});
-    engine.add_data(RegoValue::from(data)).map_err(fail)?;
-    engine.set_input(prepared.input());
-    let result = engine.eval_rule("data.weft.relationships.result".into()).map_err(fail)?;
+    let tables = prepared.tables(&rules, &sources);
+    let checks = checks(&rules);
+
+    // The rules split into shards evaluated in parallel, one interpreter
+    // each. Rules of one check group stay together: a reference is
+    // unresolved only if no rule of its group matched it.
+    let shards = shards(&rules, &tables, rayon::current_num_threads().clamp(1, 8));
+    let results: Vec<Result<RegoValue, Diagnostic>> = {
+        use rayon::prelude::*;
+        shards
+            .par_iter()
+            .map(|shard| {
+                let mut engine = rego::engine(options.time_limit);
+                engine.add_policy(INFER_POLICY.0.into(), INFER_POLICY.1.into()).map_err(fail)?;
+                let in_shard = |r: usize| shard.binary_search(&r).is_ok();
+                let shard_checks: Vec<&Value> =
+                    checks.iter().filter(|c| c["rule"].as_u64().is_some_and(|r| in_shard(r as usize))).collect();
+                let verifying: Vec<usize> = shard.iter().copied().filter(|&r| !rules[r].verify.is_empty()).collect();
+                let denying: Vec<usize> = shard.iter().copied().filter(|&r| !rules[r].deny.is_empty()).collect();
+                let data = json!({"weft": {"rules": rules, "sources": sources, "checks": shard_checks, "verifying": verifying, "denying": denying}});
+                engine.add_data(RegoValue::from(data)).map_err(fail)?;
+                engine.set_input(tables.input(shard));
+                engine.eval_rule("data.weft.relationships.result".into()).map_err(fail)
+            })
+            .collect()
+    };
+    let mut matched_all: Vec<(usize, RegoValue)> = Vec::new();
+    let mut unresolved_all: Vec<RegoValue> = Vec::new();
+    for result in results {
+        let result = result?;
+        if let RegoValue::Object(matched) = &result["matched"] {
+            for (r, set) in matched.iter() {
+                let Some(r) = index(r) else { continue };
+                matched_all.extend(set_items(set).into_iter().map(|p| (r, p)));
+            }
+        }
+        unresolved_all.extend(set_items(&result["unresolved"]));
+    }
 
     let mut relationships = Vec::new();
     let mut seen = BTreeSet::new();
-    for pair in set_items(&result["pairs"]) {
-        let (Some(r), Some(f), Some(t)) = (index(&pair[0]), index(&pair[1]), index(&pair[2])) else { continue };
+    let mut pairs = matched_all;
+    pairs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    for (r, pair) in pairs {
+        let (Some(f), Some(t)) = (index(&pair[0]), index(&pair[1])) else { continue };
         let rule = &rules[r];
         // One relationship per selector set and pair of components, even
         // when several elements make the same reference.
@@ -166,13 +210,14 @@ pub fn infer(
             rule: r,
             from: prepared.ends[f],
             to: prepared.ends[t],
-            from_indices: indices(&pair[3]),
-            to_indices: indices(&pair[4]),
+            from_indices: indices(&pair[2]),
+            to_indices: indices(&pair[3]),
         });
     }
     let mut unresolved = Vec::new();
     let mut seen = BTreeSet::new();
-    for item in set_items(&result["unresolved"]) {
+    unresolved_all.sort();
+    for item in unresolved_all {
         let (Some(r), Some(c)) = (index(&item[0]), index(&item[1])) else { continue };
         let indices = indices(&item[2]);
         let group = rules[r].check.as_ref().map(|c| c.group.clone()).unwrap_or_default();
@@ -181,6 +226,30 @@ pub fn infer(
         }
     }
     Ok(Inference { definitions: in_scope, rules, relationships, unresolved })
+}
+
+/// The checks to run: one per check group and side facets. A from-side
+/// check reads the facets of its source, which several rules share (a
+/// Service's selector against each workload kind); a to-side check reads
+/// the facets of one rule. `rules` lists every rule of the group, any of
+/// whose matches resolves the reference.
+fn checks(rules: &[Rule]) -> Vec<Value> {
+    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (r, rule) in rules.iter().enumerate() {
+        if let Some(check) = &rule.check {
+            groups.entry(check.group.as_str()).or_default().push(r);
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (r, rule) in rules.iter().enumerate() {
+        let Some(check) = &rule.check else { continue };
+        let key = if check.side == "from" { (check.group.as_str(), rule.source, 0) } else { (check.group.as_str(), 0, r + 1) };
+        if seen.insert(key) {
+            out.push(json!({"group": check.group, "rule": r, "side": check.side, "source": rule.source, "rules": groups[check.group.as_str()]}));
+        }
+    }
+    out
 }
 
 fn set_items(value: &RegoValue) -> Vec<RegoValue> {
@@ -202,42 +271,44 @@ fn indices(value: &RegoValue) -> Vec<usize> {
     }
 }
 
+fn component_value(component: &Component, registry: &Registry) -> (RegoValue, String) {
+    let def = registry.lookup(&component.api_version, &component.kind);
+    let model = component.model.clone().or_else(|| def.as_ref().map(|d| d.model.clone())).unwrap_or_default();
+    let namespaced = def.as_ref().map_or(component.namespace.is_some(), |d| d.namespaced);
+    let namespace = namespaced.then(|| component.namespace.clone().unwrap_or_else(|| "default".into()));
+    let external = component
+        .configuration
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(EXTERNAL_ANNOTATION))
+        .is_some_and(|v| v == "true" || v == true);
+    let object = json!({
+        "id": component.id,
+        "displayName": component.name,
+        "component": {"kind": component.kind, "version": component.api_version},
+        "group": component.group(),
+        "model": {"name": model},
+        "namespace": namespace,
+        "external": external,
+    });
+    let mut value = RegoValue::from(object);
+    if let Ok(fields) = value.as_object_mut() {
+        fields.insert(RegoValue::from("configuration"), RegoValue::from(component.configuration.clone()));
+    }
+    (value, model)
+}
+
 /// The input document, built once per evaluation.
 #[derive(Default)]
 struct Prepared {
     components: Vec<RegoValue>,
     ends: Vec<End>,
     by_kind: HashMap<String, Vec<usize>>,
+    /// Model of each component.
+    models_of: Vec<String>,
     models: BTreeSet<String>,
 }
 
 impl Prepared {
-    fn add_component(&mut self, component: &Component, registry: &Registry, end: End) {
-        let def = registry.lookup(&component.api_version, &component.kind);
-        let model = component.model.clone().or_else(|| def.as_ref().map(|d| d.model.clone())).unwrap_or_default();
-        let namespaced = def.as_ref().map_or(component.namespace.is_some(), |d| d.namespaced);
-        let namespace = namespaced.then(|| component.namespace.clone().unwrap_or_else(|| "default".into()));
-        let external = component
-            .configuration
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(EXTERNAL_ANNOTATION))
-            .is_some_and(|v| v == "true" || v == true);
-        let object = json!({
-            "id": component.id,
-            "displayName": component.name,
-            "component": {"kind": component.kind, "version": component.api_version},
-            "group": component.group(),
-            "model": {"name": model},
-            "namespace": namespace,
-            "external": external,
-        });
-        let mut value = RegoValue::from(object);
-        if let Ok(fields) = value.as_object_mut() {
-            fields.insert(RegoValue::from("configuration"), RegoValue::from(component.configuration.clone()));
-        }
-        self.push(value, &component.kind, model, end);
-    }
-
     fn add_external(&mut self, object: &ExternalObject, registry: &Registry, i: usize) {
         let def = registry.lookup("", &object.kind);
         let model = def.as_ref().map(|d| d.model.clone()).unwrap_or_default();
@@ -262,28 +333,211 @@ impl Prepared {
         self.ends.push(end);
         self.by_kind.entry(kind.to_owned()).or_default().push(index);
         if !model.is_empty() {
-            self.models.insert(model);
+            self.models.insert(model.clone());
         }
+        self.models_of.push(model);
     }
 
-    fn input(&mut self) -> RegoValue {
-        let mut by_kind = RegoValue::new_object();
-        if let Ok(map) = by_kind.as_object_mut() {
-            for (kind, list) in &self.by_kind {
-                map.insert(
-                    RegoValue::from(kind.as_str()),
-                    RegoValue::from(list.iter().map(|&i| RegoValue::from(i as u64)).collect::<Vec<_>>()),
-                );
+    /// Components of `kind` (`*`: all) and `model` (`*`: any). Kinds match
+    /// exactly: Meshery's Go engine matches by substring, so there `Pod`
+    /// also selects PodDisruptionBudget; weft does not.
+    fn of_kind(&self, kind: &str, model: &str) -> Vec<usize> {
+        let all: Vec<usize>;
+        let candidates = if kind == "*" {
+            all = (0..self.components.len()).collect();
+            &all
+        } else {
+            self.by_kind.get(kind).map(Vec::as_slice).unwrap_or_default()
+        };
+        candidates.iter().copied().filter(|&c| model == "*" || self.models_of[c] == model).collect()
+    }
+
+    /// For every component of `kind` and `model`, the values at the key
+    /// paths: one facet per element the join path's wildcards reach. A key
+    /// path that is missing reads as null, as in the policy.
+    fn facets(&self, kind: &str, model: &str, paths: &[&[String]], shared: &[usize]) -> Vec<Facet> {
+        let to_rego = |path: &[String]| path.iter().map(|s| RegoValue::from(s.as_str())).collect::<Vec<_>>();
+        let join = to_rego(paths[0]);
+        let others: Vec<Vec<RegoValue>> = paths[1..].iter().map(|p| to_rego(p)).collect();
+        let mut out = Vec::new();
+        for c in self.of_kind(kind, model) {
+            let component = &self.components[c];
+            for (indices, value) in rego::path_values(component, &join) {
+                let mut values = vec![value];
+                for (path, &shared) in others.iter().zip(&shared[1..]) {
+                    let bound = &indices[..shared.min(indices.len())];
+                    values.push(rego::path_values_bound(component, path, bound).into_iter().next().map_or(RegoValue::Null, |(_, v)| v));
+                }
+                out.push(Facet { component: c, indices, values });
             }
         }
-        let all = RegoValue::from((0..self.components.len()).map(|i| RegoValue::from(i as u64)).collect::<Vec<_>>());
+        out
+    }
+
+    fn tables(&mut self, rules: &[Rule], sources: &[rules::Source]) -> Tables {
+        use rayon::prelude::*;
+        let to_facets: Vec<Vec<Facet>> = rules
+            .par_iter()
+            .map(|r| {
+                let paths: Vec<&[String]> = r.keys.iter().map(|&i| r.refs[i].to.as_slice()).collect();
+                let shared: Vec<usize> = r.keys.iter().map(|&i| r.refs[i].to_shared).collect();
+                self.facets(&r.to.kind, &r.to.model, &paths, &shared)
+            })
+            .collect();
+        // A from-side index is needed only when some rule probes it;
+        // `*` sources (the inventory, CRDs) span every component, so
+        // skipping idle ones matters. From-side checks read the facets.
+        let probed: Vec<bool> =
+            (0..sources.len()).map(|s| rules.iter().enumerate().any(|(r, rule)| rule.source == s && !to_facets[r].is_empty())).collect();
+        let checked: Vec<bool> = (0..sources.len())
+            .map(|s| rules.iter().any(|rule| rule.source == s && rule.check.as_ref().is_some_and(|c| c.side == "from")))
+            .collect();
+        let from_facets: Vec<Vec<Facet>> = sources
+            .par_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let paths: Vec<&[String]> = s.paths.iter().map(Vec::as_slice).collect();
+                if probed[i] || checked[i] { self.facets(&s.kind, &s.model, &paths, &s.shared) } else { Vec::new() }
+            })
+            .collect();
+
+        let to_probes: Vec<RegoValue> = rules
+            .par_iter()
+            .zip(&to_facets)
+            .map(|(rule, facets)| {
+                RegoValue::from(
+                    facets
+                        .iter()
+                        .map(|f| {
+                            let probes = index::composite_probe_keys(&rule.key_kinds, &f.values);
+                            RegoValue::from(vec![f.component_value(), f.indices_value(), RegoValue::from(probes), f.values[0].clone()])
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let from_index: Vec<RegoValue> = sources
+            .par_iter()
+            .zip(&from_facets)
+            .enumerate()
+            .map(|(i, (source, facets))| {
+                let mut index: std::collections::BTreeMap<RegoValue, Vec<RegoValue>> = Default::default();
+                if probed[i] {
+                    for f in facets {
+                        if let Some(key) = index::composite_index_key(&source.kinds, &f.values) {
+                            index.entry(key).or_default().push(RegoValue::from(vec![f.component_value(), f.indices_value()]));
+                        }
+                    }
+                }
+                let mut object = RegoValue::new_object();
+                if let Ok(map) = object.as_object_mut() {
+                    for (key, list) in index {
+                        map.insert(key, RegoValue::from(list));
+                    }
+                }
+                object
+            })
+            .collect();
+        let from_checked: Vec<RegoValue> = from_facets
+            .iter()
+            .enumerate()
+            .map(|(i, facets)| {
+                let list = if checked[i] {
+                    facets.iter().map(|f| RegoValue::from(vec![f.component_value(), f.indices_value(), f.values[0].clone()])).collect()
+                } else {
+                    Vec::new()
+                };
+                RegoValue::from(list)
+            })
+            .collect();
+
+        let sources_of = rules.iter().map(|r| r.source).collect();
+        Tables {
+            components: RegoValue::from(std::mem::take(&mut self.components)),
+            to_probes,
+            from_index,
+            from_facets: from_checked,
+            sources_of,
+        }
+    }
+}
+
+/// The input document's parts. Values are reference-counted, so the
+/// input of each shard shares them.
+struct Tables {
+    components: RegoValue,
+    to_probes: Vec<RegoValue>,
+    from_index: Vec<RegoValue>,
+    from_facets: Vec<RegoValue>,
+    sources_of: Vec<usize>,
+}
+
+impl Tables {
+    /// The input for the rules of `shard` (sorted): other rules' tables
+    /// are left empty.
+    fn input(&self, shard: &[usize]) -> RegoValue {
+        let empty = || RegoValue::from(Vec::<RegoValue>::new());
+        let in_shard = |r: usize| shard.binary_search(&r).is_ok();
+        let used: BTreeSet<usize> = shard.iter().map(|&r| self.sources_of[r]).collect();
+        let to_probes: Vec<RegoValue> =
+            (0..self.to_probes.len()).map(|r| if in_shard(r) { self.to_probes[r].clone() } else { empty() }).collect();
+        let from_index: Vec<RegoValue> = (0..self.from_index.len())
+            .map(|s| if used.contains(&s) { self.from_index[s].clone() } else { RegoValue::new_object() })
+            .collect();
+        let from_facets: Vec<RegoValue> =
+            (0..self.from_facets.len()).map(|s| if used.contains(&s) { self.from_facets[s].clone() } else { empty() }).collect();
         let mut input = RegoValue::new_object();
         if let Ok(map) = input.as_object_mut() {
-            map.insert(RegoValue::from("components"), RegoValue::from(std::mem::take(&mut self.components)));
-            map.insert(RegoValue::from("by_kind"), by_kind);
-            map.insert(RegoValue::from("all"), all);
+            map.insert(RegoValue::from("components"), self.components.clone());
+            map.insert(RegoValue::from("to_probes"), RegoValue::from(to_probes));
+            map.insert(RegoValue::from("from_index"), RegoValue::from(from_index));
+            map.insert(RegoValue::from("from_facets"), RegoValue::from(from_facets));
         }
         input
+    }
+}
+
+/// Splits the rules into at most `n` shards of about equal work (the
+/// to-side facets they probe with), keeping each check group whole.
+fn shards(rules: &[Rule], tables: &Tables, n: usize) -> Vec<Vec<usize>> {
+    let mut units: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (r, rule) in rules.iter().enumerate() {
+        let key = rule.check.as_ref().map_or_else(|| format!("rule:{r}"), |c| format!("group:{}", c.group));
+        units.entry(key).or_default().push(r);
+    }
+    let weight = |r: usize| tables.to_probes[r].as_array().map_or(0, |a| a.len()) + 1;
+    let mut units: Vec<(usize, Vec<usize>)> = units.into_values().map(|u| (u.iter().map(|&r| weight(r)).sum(), u)).collect();
+    units.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut shards: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); n.max(1)];
+    for (w, unit) in units {
+        let lightest = shards.iter_mut().min_by_key(|s| s.0).expect("at least one shard");
+        lightest.0 += w;
+        lightest.1.extend(unit);
+    }
+    shards
+        .into_iter()
+        .filter(|s| !s.1.is_empty())
+        .map(|(_, mut rules)| {
+            rules.sort_unstable();
+            rules
+        })
+        .collect()
+}
+
+/// The key values of one component (or one element of it, when the join
+/// path has wildcards).
+struct Facet {
+    component: usize,
+    indices: Vec<usize>,
+    values: Vec<RegoValue>,
+}
+
+impl Facet {
+    fn component_value(&self) -> RegoValue {
+        RegoValue::from(self.component as u64)
+    }
+    fn indices_value(&self) -> RegoValue {
+        RegoValue::from(self.indices.iter().map(|&i| RegoValue::from(i as u64)).collect::<Vec<_>>())
     }
 }
 

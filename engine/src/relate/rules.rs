@@ -24,6 +24,18 @@ pub struct Rule {
     /// How the join ref compares: `equal`, `string` (equal_as_strings) or
     /// `contains` (to_contains_from: an object subset).
     pub join_kind: &'static str,
+    /// The from-side index this rule probes (`Flattened::sources`).
+    pub source: usize,
+    /// The refs whose values form the index key, join ref first: the join
+    /// ref plus every other ref compared for equality whose wildcards are
+    /// all the join ref's. Namespace and kind refs thereby narrow the
+    /// lookup instead of being checked pair by pair.
+    pub keys: Vec<usize>,
+    /// How each key compares: `equal`, `string` or (the join ref only)
+    /// `contains`.
+    pub key_kinds: Vec<&'static str>,
+    /// Refs the index does not decide, checked for each candidate pair.
+    pub verify: Vec<Ref>,
     pub deny: Vec<DenyPair>,
     pub check: Option<RuleCheck>,
 }
@@ -44,6 +56,29 @@ pub struct Ref {
     /// and `subjects._.namespace` must be read from one subject.
     pub from_shared: usize,
     pub to_shared: usize,
+    /// For the join ref: whether the index lookup leaves it undecided (a
+    /// subset test, `not_null`).
+    #[serde(skip)]
+    pub verify: bool,
+}
+
+/// A from-side index: the components of one kind (and model) by the values
+/// at the key paths. Rules with the same from item and keys share it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Source {
+    pub kind: String,
+    pub model: String,
+    /// Key paths, join path first.
+    pub paths: Vec<Vec<String>>,
+    /// Wildcards each path shares with the join path.
+    pub shared: Vec<usize>,
+    pub kinds: Vec<&'static str>,
+}
+
+pub struct Flattened {
+    pub rules: Vec<Rule>,
+    pub sources: Vec<Source>,
+    pub skipped: Vec<(usize, Skipped)>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -78,9 +113,10 @@ pub enum Skipped {
     NoRefs,
 }
 
-pub fn flatten(definitions: &[Definition]) -> (Vec<Rule>, Vec<(usize, Skipped)>) {
+pub fn flatten(definitions: &[Definition]) -> Flattened {
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
+    let mut sources: Vec<Source> = Vec::new();
     for (def_index, def) in definitions.iter().enumerate() {
         for (set_index, set) in def.selectors.iter().enumerate() {
             let deny: Vec<DenyPair> = set
@@ -120,8 +156,31 @@ pub fn flatten(definitions: &[Definition]) -> (Vec<Rule>, Vec<(usize, Skipped)>)
                                     ignore: c.ignore.clone(),
                                 }
                             });
+                            let (keys, key_kinds) = key_refs(&refs, join, join_kind);
+                            let verify = (0..refs.len())
+                                .filter(|&i| (i == join && refs[i].verify) || !keys.contains(&i))
+                                .map(|i| refs[i].clone())
+                                .collect();
+                            let source = Source {
+                                kind: from.kind.clone(),
+                                model: from.model.clone(),
+                                paths: keys.iter().map(|&i| refs[i].from.clone()).collect(),
+                                shared: keys.iter().map(|&i| refs[i].from_shared).collect(),
+                                kinds: key_kinds.clone(),
+                            };
+                            let source = match sources.iter().position(|s| *s == source) {
+                                Some(i) => i,
+                                None => {
+                                    sources.push(source);
+                                    sources.len() - 1
+                                }
+                            };
                             rules.push(Rule {
                                 def: def_index,
+                                source,
+                                keys,
+                                key_kinds,
+                                verify,
                                 set: set_index,
                                 from_item: fi,
                                 to_item: ti,
@@ -140,7 +199,33 @@ pub fn flatten(definitions: &[Definition]) -> (Vec<Rule>, Vec<(usize, Skipped)>)
             }
         }
     }
-    (rules, skipped)
+    Flattened { rules, sources, skipped }
+}
+
+/// The key refs of a rule: the join ref, then each ref compared only for
+/// equality (or only as strings) whose paths have no wildcard of their own.
+fn key_refs(refs: &[Ref], join: usize, join_kind: &'static str) -> (Vec<usize>, Vec<&'static str>) {
+    let mut keys = vec![join];
+    let mut kinds = vec![join_kind];
+    for (i, r) in refs.iter().enumerate() {
+        if i == join || wildcards(&r.from) != r.from_shared || wildcards(&r.to) != r.to_shared {
+            continue;
+        }
+        let kind = if r.strategies.iter().all(|s| s == "equal") {
+            "equal"
+        } else if r.strategies.iter().all(|s| s == "equal_as_strings") {
+            "string"
+        } else {
+            continue;
+        };
+        keys.push(i);
+        kinds.push(kind);
+    }
+    (keys, kinds)
+}
+
+fn wildcards(path: &[String]) -> usize {
+    path.iter().filter(|s| *s == "_").count()
 }
 
 fn end(item: &Item) -> End {
@@ -186,6 +271,12 @@ fn rule(from: &Item, to: &Item) -> Option<(Vec<Ref>, usize, &'static str)> {
             strategies: strategies(i),
             from_shared: shared_wildcards(&from_refs[join], &from_refs[i]),
             to_shared: shared_wildcards(&to_refs[join], &to_refs[i]),
+            verify: i != join
+                || !strategies(i).iter().all(|s| match join_kind {
+                    "equal" => matches!(s.as_str(), "equal" | "equal_as_strings" | "not_null"),
+                    "string" => matches!(s.as_str(), "equal_as_strings" | "not_null"),
+                    _ => false,
+                }),
         })
         .collect();
     Some((refs, join, join_kind))

@@ -1,0 +1,81 @@
+//! Relationship inference end to end: real manifests, the Meshery UI
+//! fixture, exact kind matching, external objects.
+
+mod common;
+use common::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn graph(paths: &[&str]) -> serde_json::Value {
+    let mut args = vec!["graph", "--format", "json"];
+    args.extend(paths);
+    let out = weft(&args, &repo_root());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Inferred edges as (kind/type/subType, from Kind/name, to Kind/name).
+fn inferred(graph: &serde_json::Value) -> BTreeSet<(String, String, String)> {
+    let nodes: BTreeMap<&str, String> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap(), format!("{}/{}", n["kind"].as_str().unwrap(), n["name"].as_str().unwrap())))
+        .collect();
+    graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["inferred"] == true)
+        .map(|e| {
+            (
+                format!("{}/{}/{}", e["kind"].as_str().unwrap(), e["type"].as_str().unwrap(), e["subType"].as_str().unwrap()),
+                nodes[e["from"].as_str().unwrap()].clone(),
+                nodes[e["to"].as_str().unwrap()].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_online_boutique_service_selects_exactly_its_deployment() {
+    let edges = inferred(&graph(&["tests/fixtures/manifests/online-boutique.yaml"]));
+    let mut selected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (family, from, to) in &edges {
+        if family == "edge/non-binding/network" && from.starts_with("Service/") {
+            selected.entry(from.clone()).or_default().push(to.clone());
+        }
+    }
+    assert_eq!(selected.len(), 12, "{selected:?}");
+    for (service, targets) in &selected {
+        let app = service.trim_start_matches("Service/").trim_end_matches("-external");
+        assert_eq!(targets, &[format!("Deployment/{app}")], "{service}");
+    }
+}
+
+#[test]
+fn the_meshery_ui_fixture_yields_its_recorded_relationships() {
+    let path = "tests/fixtures/relationships/meshery-ui-fixture-service-deployment-edge-non-binding-network.json";
+    let edges = inferred(&graph(&[path]));
+    // The fixture records inventory (Service, Deployment → Namespace
+    // default) and the Service → Deployment network edge; they are declared
+    // in the design, so weft infers the same ones and adds no duplicates.
+    assert!(edges.is_empty(), "{edges:?}");
+    let declared = graph(&[path])["edges"].as_array().unwrap().len();
+    assert_eq!(declared, 4);
+}
+
+#[test]
+fn kinds_match_exactly() {
+    let edges = inferred(&graph(&["tests/fixtures/relationships/kinds.yaml"]));
+    let network: Vec<_> = edges.iter().filter(|e| e.0 == "edge/non-binding/network").collect();
+    assert_eq!(network, [&("edge/non-binding/network".to_owned(), "Service/web".to_owned(), "Pod/web".to_owned())]);
+    // The PDB guards the Pod (its own relationship), and is not a Service target.
+    assert!(edges.contains(&("edge/non-binding/reference".into(), "PodDisruptionBudget/web".into(), "Pod/web".into())));
+}
+
+#[test]
+fn external_objects_resolve_references_and_missing_ones_are_reported() {
+    let (status, report) = validate_json(&["tests/fixtures/relationships/external"], &repo_root());
+    assert_eq!(status, 1, "{report}");
+    let missing: Vec<_> = with_code(&report, "missing-reference").iter().map(|d| (d.1, d.4.to_owned())).collect();
+    assert_eq!(missing, [(45, "Secret `not-there` is not in the repository and not declared external".to_owned())], "{report}");
+}
