@@ -149,6 +149,14 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
     }
     diagnostics.extend(graph.cycle_diagnostic(&repo.designs, &repo.sources));
     progress.finish();
+    // weft.yaml `checks`: codes turned off, severities changed.
+    let checks = &repo.config.checks;
+    diagnostics.retain(|d| !checks.disable.iter().any(|c| c == d.code));
+    for d in &mut diagnostics {
+        if let Some(&severity) = checks.severity.get(d.code) {
+            d.severity = severity;
+        }
+    }
     tidy(&mut diagnostics, verbose);
 
     let report = Report {

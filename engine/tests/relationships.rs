@@ -79,3 +79,16 @@ fn external_objects_resolve_references_and_missing_ones_are_reported() {
     let missing: Vec<_> = with_code(&report, "missing-reference").iter().map(|d| (d.1, d.4.to_owned())).collect();
     assert_eq!(missing, [(45, "Secret `not-there` is not in the repository and not declared external".to_owned())], "{report}");
 }
+
+#[test]
+fn weft_yaml_changes_severities_and_turns_codes_off() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo_root().join("tests/fixtures/relationships/external/app.yaml"), dir.path().join("app.yaml")).unwrap();
+    let external = "external:\n  - {kind: Secret, namespace: shop, name: db-password}\n";
+    std::fs::write(dir.path().join("weft.yaml"), format!("{external}checks:\n  severity: {{missing-reference: warning}}\n")).unwrap();
+    let (status, report) = validate_json(&["."], dir.path());
+    assert_eq!((status, report["summary"]["warnings"].as_u64()), (0, Some(1)), "{report}");
+    std::fs::write(dir.path().join("weft.yaml"), format!("{external}checks:\n  disable: [missing-reference]\n")).unwrap();
+    let (status, report) = validate_json(&["."], dir.path());
+    assert_eq!((status, report["diagnostics"].as_array().unwrap().len()), (0, 0), "{report}");
+}
