@@ -252,6 +252,47 @@ fn checks(rules: &[Rule]) -> Vec<Value> {
     out
 }
 
+/// For the benchmark: the distinct (rule, from member, to member) matches of a
+/// pairwise Rego formulation of the same rules (`naive`, a module that
+/// defines `data.weft.relationships.naive_pairs` next to infer.rego), and
+/// the time its evaluation took.
+#[doc(hidden)]
+pub fn naive_matches(
+    designs: &[Design],
+    members: &[(usize, usize)],
+    definitions: &[Definition],
+    registry: &Registry,
+    naive: &str,
+    time_limit: Duration,
+) -> Result<(Vec<(usize, usize, usize)>, Duration), String> {
+    let mut prepared = Prepared::default();
+    for &(d, c) in members {
+        let (value, model) = component_value(&designs[d].components[c], registry);
+        prepared.push(value, &designs[d].components[c].kind, model, End::Component { design: d, component: c });
+    }
+    let in_scope: Vec<Definition> =
+        definitions.iter().filter(|def| def.model.is_empty() || prepared.models.contains(&def.model)).cloned().collect();
+    let rules::Flattened { rules, sources, .. } = rules::flatten(&in_scope);
+    let mut engine = rego::engine(time_limit);
+    let err = |e: anyhow::Error| format!("{e:#}");
+    engine.add_policy(INFER_POLICY.0.into(), INFER_POLICY.1.into()).map_err(err)?;
+    engine.add_policy("naive.rego".into(), naive.into()).map_err(err)?;
+    engine.add_data(RegoValue::from(json!({"weft": {"rules": rules, "sources": sources}}))).map_err(err)?;
+    let mut input = RegoValue::new_object();
+    if let Ok(map) = input.as_object_mut() {
+        map.insert(RegoValue::from("components"), RegoValue::from(std::mem::take(&mut prepared.components)));
+    }
+    engine.set_input(input);
+    let started = std::time::Instant::now();
+    let pairs = engine.eval_rule("data.weft.relationships.naive_pairs".into()).map_err(err)?;
+    let elapsed = started.elapsed();
+    let triples = set_items(&pairs)
+        .iter()
+        .filter_map(|p| Some((index(&p[0])?, index(&p[1])?, index(&p[2])?)))
+        .collect();
+    Ok((triples, elapsed))
+}
+
 fn set_items(value: &RegoValue) -> Vec<RegoValue> {
     match value {
         RegoValue::Set(items) => items.iter().cloned().collect(),
