@@ -252,6 +252,10 @@ fn checks(rules: &[Rule]) -> Vec<Value> {
     out
 }
 
+/// (rule, from member, to member).
+#[doc(hidden)]
+pub type NaiveMatch = (usize, usize, usize);
+
 /// For the benchmark: the distinct (rule, from member, to member) matches of a
 /// pairwise Rego formulation of the same rules (`naive`, a module that
 /// defines `data.weft.relationships.naive_pairs` next to infer.rego), and
@@ -264,7 +268,7 @@ pub fn naive_matches(
     registry: &Registry,
     naive: &str,
     time_limit: Duration,
-) -> Result<(Vec<(usize, usize, usize)>, Duration), String> {
+) -> Result<(Vec<NaiveMatch>, Duration), String> {
     let mut prepared = Prepared::default();
     for &(d, c) in members {
         let (value, model) = component_value(&designs[d].components[c], registry);
