@@ -117,17 +117,16 @@ pub fn infer(
     // Converting configurations is most of the preparation; it is per
     // component, so it runs in parallel.
     use rayon::prelude::*;
-    let converted: Vec<(RegoValue, String, End)> = members
+    let converted: Vec<(RegoValue, String, (usize, usize))> = members
         .par_iter()
         .filter(|&&(d, c)| !designs[d].components[c].is_annotation)
         .map(|&(d, c)| {
             let (value, model) = component_value(&designs[d].components[c], registry);
-            (value, model, End::Component { design: d, component: c })
+            (value, model, (d, c))
         })
         .collect();
-    for (value, model, end) in converted {
-        let End::Component { design, component } = end else { unreachable!() };
-        prepared.push(value, &designs[design].components[component].kind, model, end);
+    for (value, model, (d, c)) in converted {
+        prepared.push(value, &designs[d].components[c].kind, model, End::Component { design: d, component: c });
     }
     for (i, object) in options.external.iter().enumerate() {
         prepared.add_external(object, registry, i);
@@ -147,7 +146,7 @@ pub fn infer(
         .filter(|def| !disabled.contains(def.family().as_str()))
         .cloned()
         .collect();
-    let rules::Flattened { rules, sources, .. } = rules::flatten(&in_scope);
+    let rules::Flattened { rules, sources } = rules::flatten(&in_scope);
 
     let fail = |e: anyhow::Error| {
         let e = RegoError::parse(&e);
@@ -174,7 +173,7 @@ pub fn infer(
                     checks.iter().filter(|c| c["rule"].as_u64().is_some_and(|r| in_shard(r as usize))).collect();
                 let verifying: Vec<usize> = shard.iter().copied().filter(|&r| !rules[r].verify.is_empty()).collect();
                 let denying: Vec<usize> = shard.iter().copied().filter(|&r| !rules[r].deny.is_empty()).collect();
-                let data = json!({"weft": {"rules": rules, "sources": sources, "checks": shard_checks, "verifying": verifying, "denying": denying}});
+                let data = json!({"weft": {"rules": rules, "checks": shard_checks, "verifying": verifying, "denying": denying}});
                 engine.add_data(RegoValue::from(data)).map_err(fail)?;
                 engine.set_input(tables.input(shard));
                 engine.eval_rule("data.weft.relationships.result".into()).map_err(fail)
@@ -276,12 +275,12 @@ pub fn naive_matches(
     }
     let in_scope: Vec<Definition> =
         definitions.iter().filter(|def| def.model.is_empty() || prepared.models.contains(&def.model)).cloned().collect();
-    let rules::Flattened { rules, sources, .. } = rules::flatten(&in_scope);
+    let rules = rules::flatten(&in_scope).rules;
     let mut engine = rego::engine(time_limit);
     let err = |e: anyhow::Error| format!("{e:#}");
     engine.add_policy(INFER_POLICY.0.into(), INFER_POLICY.1.into()).map_err(err)?;
     engine.add_policy("naive.rego".into(), naive.into()).map_err(err)?;
-    engine.add_data(RegoValue::from(json!({"weft": {"rules": rules, "sources": sources}}))).map_err(err)?;
+    engine.add_data(RegoValue::from(json!({"weft": {"rules": rules}}))).map_err(err)?;
     let mut input = RegoValue::new_object();
     if let Ok(map) = input.as_object_mut() {
         map.insert(RegoValue::from("components"), RegoValue::from(std::mem::take(&mut prepared.components)));

@@ -21,9 +21,6 @@ pub struct Rule {
     pub refs: Vec<Ref>,
     /// The ref the policy indexes on.
     pub join: usize,
-    /// How the join ref compares: `equal`, `string` (equal_as_strings) or
-    /// `contains` (to_contains_from: an object subset).
-    pub join_kind: &'static str,
     /// The from-side index this rule probes (`Flattened::sources`).
     pub source: usize,
     /// The refs whose values form the index key, join ref first: the join
@@ -78,7 +75,6 @@ pub struct Source {
 pub struct Flattened {
     pub rules: Vec<Rule>,
     pub sources: Vec<Source>,
-    pub skipped: Vec<(usize, Skipped)>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -103,19 +99,8 @@ pub struct Condition {
     pub shared: usize,
 }
 
-/// Why a selector pair yields no rule.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Skipped {
-    /// Binding relationships (`match` naming a third component) are read
-    /// but not evaluated yet.
-    Binding,
-    /// Neither end names a path, so nothing can be compared.
-    NoRefs,
-}
-
 pub fn flatten(definitions: &[Definition]) -> Flattened {
     let mut rules = Vec::new();
-    let mut skipped = Vec::new();
     let mut sources: Vec<Source> = Vec::new();
     for (def_index, def) in definitions.iter().enumerate() {
         for (set_index, set) in def.selectors.iter().enumerate() {
@@ -127,79 +112,76 @@ pub fn flatten(definitions: &[Definition]) -> Flattened {
                 .collect();
             for (fi, from) in set.allow.from.iter().enumerate() {
                 for (ti, to) in set.allow.to.iter().enumerate() {
+                    // Binding relationships (`match` naming a third component)
+                    // are read but not evaluated yet.
                     if from.r#match.is_some() || to.r#match.is_some() {
-                        skipped.push((def_index, Skipped::Binding));
                         continue;
                     }
-                    match rule(from, to) {
-                        Some((refs, join, join_kind)) => {
-                            let check = def.check.as_ref().map(|c| {
-                                let side_paths: Vec<&Vec<String>> =
-                                    refs.iter().map(|r| if c.side == "from" { &r.from } else { &r.to }).collect();
-                                let anchor = side_paths[join];
-                                // Conditions name siblings of the referencing field, read
-                                // from the same array elements.
-                                let condition = |(field, value): (&String, &serde_json::Value)| {
-                                    let mut path = anchor[..anchor.len().saturating_sub(1)].to_vec();
-                                    path.push(field.clone());
-                                    Condition {
-                                        shared: shared_wildcards(anchor, &path),
-                                        path,
-                                        value: value.clone(),
-                                    }
-                                };
-                                RuleCheck {
-                                    group: c.group.clone().unwrap_or_else(|| format!("{}:{}", c.code, anchor.join("."))),
-                                    side: c.side.clone(),
-                                    when: c.when.iter().map(condition).collect(),
-                                    unless: c.unless.iter().map(condition).collect(),
-                                    ignore: c.ignore.clone(),
-                                }
-                            });
-                            let (keys, key_kinds) = key_refs(&refs, join, join_kind);
-                            let verify = (0..refs.len())
-                                .filter(|&i| (i == join && refs[i].verify) || !keys.contains(&i))
-                                .map(|i| refs[i].clone())
-                                .collect();
-                            let source = Source {
-                                kind: from.kind.clone(),
-                                model: from.model.clone(),
-                                paths: keys.iter().map(|&i| refs[i].from.clone()).collect(),
-                                shared: keys.iter().map(|&i| refs[i].from_shared).collect(),
-                                kinds: key_kinds.clone(),
-                            };
-                            let source = match sources.iter().position(|s| *s == source) {
-                                Some(i) => i,
-                                None => {
-                                    sources.push(source);
-                                    sources.len() - 1
-                                }
-                            };
-                            rules.push(Rule {
-                                def: def_index,
-                                source,
-                                keys,
-                                key_kinds,
-                                verify,
-                                set: set_index,
-                                from_item: fi,
-                                to_item: ti,
-                                from: end(from),
-                                to: end(to),
-                                refs,
-                                join,
-                                join_kind,
-                                deny: deny.clone(),
-                                check,
-                            })
+                    // Without a path on both ends nothing can be compared.
+                    let Some((refs, join, join_kind)) = rule(from, to) else { continue };
+                    let check = def.check.as_ref().map(|c| {
+                        let side_paths: Vec<&Vec<String>> =
+                            refs.iter().map(|r| if c.side == "from" { &r.from } else { &r.to }).collect();
+                        let anchor = side_paths[join];
+                        // Conditions name siblings of the referencing field, read
+                        // from the same array elements.
+                        let condition = |(field, value): (&String, &serde_json::Value)| {
+                            let mut path = anchor[..anchor.len().saturating_sub(1)].to_vec();
+                            path.push(field.clone());
+                            Condition {
+                                shared: shared_wildcards(anchor, &path),
+                                path,
+                                value: value.clone(),
+                            }
+                        };
+                        RuleCheck {
+                            group: c.group.clone().unwrap_or_else(|| format!("{}:{}", c.code, anchor.join("."))),
+                            side: c.side.clone(),
+                            when: c.when.iter().map(condition).collect(),
+                            unless: c.unless.iter().map(condition).collect(),
+                            ignore: c.ignore.clone(),
                         }
-                        None => skipped.push((def_index, Skipped::NoRefs)),
-                    }
+                    });
+                    let (keys, key_kinds) = key_refs(&refs, join, join_kind);
+                    let verify = (0..refs.len())
+                        .filter(|&i| (i == join && refs[i].verify) || !keys.contains(&i))
+                        .map(|i| refs[i].clone())
+                        .collect();
+                    let source = Source {
+                        kind: from.kind.clone(),
+                        model: from.model.clone(),
+                        paths: keys.iter().map(|&i| refs[i].from.clone()).collect(),
+                        shared: keys.iter().map(|&i| refs[i].from_shared).collect(),
+                        kinds: key_kinds.clone(),
+                    };
+                    let source = match sources.iter().position(|s| *s == source) {
+                        Some(i) => i,
+                        None => {
+                            sources.push(source);
+                            sources.len() - 1
+                        }
+                    };
+                    rules.push(Rule {
+                        def: def_index,
+                        source,
+                        keys,
+                        key_kinds,
+                        verify,
+                        set: set_index,
+                        from_item: fi,
+                        to_item: ti,
+                        from: end(from),
+                        to: end(to),
+                        refs,
+                        join,
+                        deny: deny.clone(),
+                        check,
+                    })
                 }
             }
         }
     }
-    Flattened { rules, sources, skipped }
+    Flattened { rules, sources }
 }
 
 /// The key refs of a rule: the join ref, then each ref compared only for
