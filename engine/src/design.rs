@@ -128,6 +128,41 @@ impl Component {
     pub fn has_generated_name(&self) -> bool {
         self.name_origin.pointer.ends_with("/generateName")
     }
+    /// The Kubernetes object the component stands for: its configuration
+    /// with `apiVersion` and `kind`, and `metadata.name` from the
+    /// component's name when the configuration has none (Meshery keeps it
+    /// in `displayName`).
+    pub fn object(&self) -> serde_json::Value {
+        use serde_json::Value;
+        let mut object = serde_json::Map::new();
+        object.insert("apiVersion".into(), Value::String(self.api_version.clone()));
+        object.insert("kind".into(), Value::String(self.kind.clone()));
+        if let Value::Object(configuration) = &self.configuration {
+            object.extend(configuration.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+        if let Value::Object(metadata) = metadata
+            && !metadata.contains_key("name")
+            && !metadata.contains_key("generateName")
+        {
+            metadata.insert("name".into(), Value::String(self.name.clone()));
+        }
+        Value::Object(object)
+    }
+    /// Where a field of `object()` (a path of keys and indices) is written
+    /// in the source.
+    pub fn field_origin(&self, path: &[String]) -> Origin {
+        let escape = |s: &String| s.replace('~', "~0").replace('/', "~1");
+        match path {
+            [] => self.origin.clone(),
+            [first, ..] if first == "apiVersion" || first == "kind" => self.kind_origin.clone(),
+            [metadata, field] if metadata == "metadata" && field == "name" => self.name_origin.clone(),
+            [metadata, field] if metadata == "metadata" && field == "namespace" && self.namespace.is_some() => {
+                self.namespace_origin.clone()
+            }
+            _ => self.configuration_origin.child(&path.iter().map(|s| format!("/{}", escape(s))).collect::<String>()),
+        }
+    }
     /// `Kind/namespace/name`, or `Kind/name` when no namespace is set.
     pub fn display(&self) -> String {
         match &self.namespace {

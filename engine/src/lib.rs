@@ -15,3 +15,4 @@ pub mod validate;
 pub mod progress;
 pub mod rego;
 pub mod relate;
+pub mod policy;

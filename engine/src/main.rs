@@ -11,6 +11,7 @@ use weft::load;
 use weft::model::{Registry, cli::ModelCommand};
 use weft::progress::Progress;
 use weft::report::{self, OutputFormat, Report};
+use weft::policy;
 use weft::relate;
 use weft::validate;
 
@@ -77,6 +78,9 @@ struct ValidateArgs {
     /// Report unknown models, kinds and versions as warnings instead of errors.
     #[arg(long)]
     allow_unknown: bool,
+    /// A directory of Rego policies (conftest-style `deny`/`warn` rules in package `main`), added to weft.yaml's `policies`. Repeatable.
+    #[arg(long = "policies", value_name = "DIR")]
+    policies: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -135,10 +139,10 @@ fn load_input(input: &InputArgs, progress: &Progress) -> Result<Loaded, String> 
 
 fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
     let progress = Progress::on_terminal();
-    let Loaded { repo, registry_dirs } = load_input(&args.input, &progress)?;
+    let Loaded { mut repo, registry_dirs } = load_input(&args.input, &progress)?;
     let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
     let (mut graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
-    let mut diagnostics = repo.diagnostics;
+    let mut diagnostics = std::mem::take(&mut repo.diagnostics);
     diagnostics.extend(graph_diagnostics);
     let options = validate::Options { allow_unknown: args.allow_unknown };
     // Validation registers the repo's CRDs, which inference then resolves.
@@ -148,7 +152,9 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
         graph.add_inferred(&inference);
     }
     diagnostics.extend(graph.cycle_diagnostic(&repo.designs, &repo.sources));
+    diagnostics.extend(check_policies(&repo, &args.policies));
     progress.finish();
+    policy::apply_waivers(&mut diagnostics, &repo.designs);
     // weft.yaml `checks`: codes turned off, severities changed.
     let checks = &repo.config.checks;
     diagnostics.retain(|d| !checks.disable.iter().any(|c| c == d.code));
@@ -229,6 +235,18 @@ fn infer(
             None
         }
     }
+}
+
+/// The shipped best-practice pack (unless weft.yaml turns it off) and the
+/// user's policies from the command line and weft.yaml.
+fn check_policies(repo: &load::Repo, cli_dirs: &[PathBuf]) -> Vec<weft::diagnostic::Diagnostic> {
+    let mut modules = if repo.config.checks.best_practices { policy::shipped_modules() } else { Vec::new() };
+    let mut dirs = cli_dirs.to_vec();
+    dirs.extend(policy::config_dirs(&repo.root, &repo.config.policies));
+    let (user, mut diagnostics) = policy::user_modules(&dirs);
+    modules.extend(user);
+    diagnostics.extend(policy::check(&repo.designs, &repo.sources, &modules, &Default::default()));
+    diagnostics
 }
 
 /// Drops info-level findings unless asked for them, and orders the rest by

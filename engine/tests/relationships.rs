@@ -85,10 +85,55 @@ fn weft_yaml_changes_severities_and_turns_codes_off() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(repo_root().join("tests/fixtures/relationships/external/app.yaml"), dir.path().join("app.yaml")).unwrap();
     let external = "external:\n  - {kind: Secret, namespace: shop, name: db-password}\n";
-    std::fs::write(dir.path().join("weft.yaml"), format!("{external}checks:\n  severity: {{missing-reference: warning}}\n")).unwrap();
+    std::fs::write(dir.path().join("weft.yaml"), format!("{external}checks:\n  bestPractices: false\n  severity: {{missing-reference: warning}}\n")).unwrap();
     let (status, report) = validate_json(&["."], dir.path());
     assert_eq!((status, report["summary"]["warnings"].as_u64()), (0, Some(1)), "{report}");
-    std::fs::write(dir.path().join("weft.yaml"), format!("{external}checks:\n  disable: [missing-reference]\n")).unwrap();
+    std::fs::write(dir.path().join("weft.yaml"), format!("{external}checks:\n  bestPractices: false\n  disable: [missing-reference]\n")).unwrap();
     let (status, report) = validate_json(&["."], dir.path());
     assert_eq!((status, report["diagnostics"].as_array().unwrap().len()), (0, 0), "{report}");
+}
+
+#[test]
+fn ports_line_up_and_selectors_do_not_cross_namespaces() {
+    let (status, report) = validate_json(&["tests/fixtures/relationships/ports.yaml"], &repo_root());
+    assert_eq!(status, 1, "a backend port the Service does not expose is an error");
+    let found: Vec<(&str, u64, &str)> = diagnostics(&report)
+        .iter()
+        .filter(|d| !d["code"].as_str().unwrap().starts_with("missing-"))
+        .map(|d| (d["code"].as_str().unwrap(), d["line"].as_u64().unwrap(), d["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            // `targetPort: http` names a container port: fine. `admin` names none.
+            ("target-port-mismatch", 35, "warning"),
+            // No targetPort: the port number itself, not declared by the container.
+            ("target-port-mismatch", 37, "warning"),
+            // The Service in `default` would select the Deployment in `shop`:
+            // said precisely, instead of "selects nothing".
+            ("selector-other-namespace", 45, "warning"),
+            // Ingress backend by number (8080 is the container's, not the
+            // Service's); the one by name (`http`) is fine.
+            ("backend-port-mismatch", 63, "error"),
+            // HTTPRoute backendRefs: 80 is served, 81 is not.
+            ("backend-port-mismatch", 84, "error"),
+            ("selector-other-namespace", 94, "warning"),
+        ],
+        "{report}"
+    );
+    assert!(with_code(&report, "service-selects-nothing").is_empty());
+    assert!(with_code(&report, "selector-matches-nothing").is_empty());
+}
+
+#[test]
+fn bindings_to_the_clusters_own_cluster_roles_need_no_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let binding = |name: &str, role: &str| {
+        format!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {name}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: {role}\nsubjects:\n  - kind: Group\n    name: team\n    apiGroup: rbac.authorization.k8s.io\n")
+    };
+    let text = [binding("a", "view"), binding("b", "system:auth-delegator"), binding("c", "team-reader")].join("---\n");
+    std::fs::write(dir.path().join("rbac.yaml"), text).unwrap();
+    let (_, report) = validate_json(&["rbac.yaml"], dir.path());
+    let missing: Vec<u64> = with_code(&report, "missing-reference").iter().map(|d| d.1).collect();
+    assert_eq!(missing, [34], "only the binding to `team-reader` (line 34): {report}");
 }

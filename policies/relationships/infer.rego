@@ -173,11 +173,21 @@ check_facets contains [check.group, c, b, check.rule] if {
 	some [c, b, value] in check_side_facets(check)
 	comp := input.components[c]
 	not comp.external
-	not value in rule.check.ignore
+	not ignored(value, rule.check.ignore)
 	every cond in rule.check.when {
 		condition(comp, cond, b)
 	}
 	not any_condition(comp, rule.check.unless, b)
+}
+
+# `ignore` lists values that resolve without a definition (objects every
+# cluster has); an entry ending in `*` is a prefix.
+ignored(value, ignore) if value in ignore
+
+ignored(value, ignore) if {
+	some pattern in ignore
+	endswith(pattern, "*")
+	startswith(value, trim_suffix(pattern, "*"))
 }
 
 condition(comp, cond, b) if {

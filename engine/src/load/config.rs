@@ -35,15 +35,28 @@ pub struct Config {
     pub schema: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChecksConfig {
+    /// Whether the shipped best-practice pack (`policies/checks/`) runs.
+    #[serde(default = "yes")]
+    pub best_practices: bool,
     /// Codes that are not reported at all.
     #[serde(default)]
     pub disable: Vec<String>,
     /// Severity per code: `error`, `warning` or `info`.
     #[serde(default)]
     pub severity: std::collections::BTreeMap<String, crate::diagnostic::Severity>,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        ChecksConfig { best_practices: true, disable: Vec::new(), severity: Default::default() }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,6 +6,7 @@
 
 pub mod definition;
 mod index;
+mod ports;
 pub mod rules;
 
 use crate::design::{Component, Design};
@@ -589,8 +590,16 @@ impl Facet {
 /// the reference.
 pub fn diagnostics(inference: &Inference, designs: &[Design], sources: &crate::load::source::Sources) -> Vec<Diagnostic> {
     use crate::diagnostic::Severity;
-    let mut out = Vec::new();
+    let selects_nothing = |u: &&Unresolved| {
+        let def = &inference.definitions[inference.rules[u.rule].def];
+        def.check.as_ref().is_some_and(|c| c.code == codes::SERVICE_SELECTS_NOTHING.name || c.code == codes::SELECTOR_MATCHES_NOTHING.name)
+    };
+    let unmatched: Vec<End> = inference.unresolved.iter().filter(selects_nothing).map(|u| u.at).collect();
+    let ports::Found { diagnostics: mut out, other_namespace } = ports::check(inference, designs, sources, &unmatched);
     for unresolved in &inference.unresolved {
+        if other_namespace.contains(&unresolved.at) && selects_nothing(&unresolved) {
+            continue;
+        }
         let End::Component { design, component } = unresolved.at else { continue };
         let rule = &inference.rules[unresolved.rule];
         let def = &inference.definitions[rule.def];
