@@ -16,3 +16,4 @@ pub mod progress;
 pub mod rego;
 pub mod relate;
 pub mod policy;
+pub mod evaluate;

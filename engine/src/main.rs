@@ -31,6 +31,8 @@ enum Command {
     Validate(ValidateArgs),
     /// Print the component graph of designs and manifests.
     Graph(GraphArgs),
+    /// Evaluate one design's relationships as Meshery does: the design with inferred relationships, inventory additions and patches applied, and the actions that got it there.
+    Evaluate(EvaluateArgs),
     /// Inspect and grow the model registry.
     Model {
         #[command(subcommand)]
@@ -98,6 +100,25 @@ struct GraphArgs {
     format: GraphFormat,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EvaluateFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Args)]
+struct EvaluateArgs {
+    /// The design: a Meshery design file, or a file of Kubernetes manifests (evaluated as one design).
+    design: PathBuf,
+    #[command(flatten)]
+    models: ModelDirs,
+    #[arg(long, value_enum, default_value_t = EvaluateFormat::Yaml)]
+    format: EvaluateFormat,
+    /// Write the response to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     load::config::parse_size(text).ok_or_else(|| format!("`{text}` is not a size (bytes, or e.g. 16MiB)"))
 }
@@ -107,6 +128,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => run_validate(args, cli.verbose),
         Command::Graph(args) => run_graph(args, cli.verbose),
+        Command::Evaluate(args) => run_evaluate(args, cli.verbose),
         Command::Model { command, models, json } => weft::model::cli::run(&command, &model_dirs(&models.dirs, &[]), json),
     };
     match result {
@@ -212,6 +234,51 @@ fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
         eprint!("{}", report::render(&report, OutputFormat::Text, &repo.sources, color));
     }
     Ok(if has_errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn run_evaluate(args: EvaluateArgs, verbose: bool) -> Result<ExitCode, String> {
+    if args.design.is_dir() {
+        return Err(format!("{} is a directory; `weft evaluate` takes one design file", args.design.display()));
+    }
+    let progress = Progress::on_terminal();
+    let input = InputArgs { paths: vec![args.design.clone()], models: args.models, max_file_size: None, max_depth: None };
+    let Loaded { mut repo, registry_dirs } = load_input(&input, &progress)?;
+    let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
+    let mut diagnostics = std::mem::take(&mut repo.diagnostics);
+    // Registers CRDs the design defines, which inference resolves.
+    let options = validate::Options { allow_unknown: true };
+    diagnostics.extend(validate::validate(&repo.designs, &repo.sources, &registry, options, &progress));
+    let inference = infer(&repo.designs, &repo.config, &registry, &mut diagnostics);
+    progress.finish();
+    tidy(&mut diagnostics, verbose);
+    let has_errors = diagnostics.iter().any(|d| d.is_error());
+    if !diagnostics.is_empty() {
+        let report = Report { files: repo.files, designs: Vec::new(), diagnostics };
+        eprint!("{}", report::render(&report, OutputFormat::Text, &repo.sources, use_color(&std::io::stderr())));
+    }
+    let (design, inference) = match (repo.designs.len(), inference) {
+        (1, Some(inference)) => (&repo.designs[0], inference),
+        (0, _) if has_errors => return Ok(ExitCode::from(1)),
+        (0, _) => return Err(format!("{} holds no design", args.design.display())),
+        (n, Some(_)) => return Err(format!("{} holds {n} designs; `weft evaluate` takes one", args.design.display())),
+        (_, None) => return Ok(ExitCode::from(1)),
+    };
+    let document = repo.sources.document_json(design.origin.source, design.origin.doc);
+    // SOURCE_DATE_EPOCH pins the timestamp for reproducible output.
+    let timestamp = match std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse::<i64>().ok()) {
+        Some(seconds) => jiff::Timestamp::from_second(seconds).map_err(|e| format!("SOURCE_DATE_EPOCH: {e}"))?,
+        None => jiff::Timestamp::now(),
+    };
+    let response = weft::evaluate::evaluate(&repo.designs, 0, document, &inference, &registry, &timestamp.to_string());
+    let text = match args.format {
+        EvaluateFormat::Json => serde_json::to_string_pretty(&response).map_err(|e| e.to_string())? + "\n",
+        EvaluateFormat::Yaml => serde_saphyr::to_string(&response).map_err(|e| e.to_string())?,
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        None => print(&text)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Infers relationships across the whole repository: a ConfigMap in one

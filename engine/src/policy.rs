@@ -43,7 +43,7 @@ macro_rules! shipped {
     };
 }
 
-const SHIPPED: [(&str, &str); 8] = shipped!(
+const SHIPPED: [(&str, &str); 9] = shipped!(
     "workloads.rego",
     "images.rego",
     "resources.rego",
@@ -52,6 +52,7 @@ const SHIPPED: [(&str, &str); 8] = shipped!(
     "services.rego",
     "secrets.rego",
     "rbac.rego",
+    "selectors.rego",
 );
 
 /// One Rego module: where it is shown from and its text.

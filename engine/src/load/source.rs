@@ -68,6 +68,11 @@ impl Sources {
         text.get(start..start + node.span.len as usize)
     }
 
+    /// Document `doc` of a file as JSON, every field kept.
+    pub fn document_json(&self, id: SourceId, doc: usize) -> Option<serde_json::Value> {
+        self.tree(id, doc).map(Node::to_json)
+    }
+
     fn tree(&self, id: SourceId, doc: usize) -> Option<&Node> {
         let file = &self.files[id];
         let trees = file.trees.get_or_init(|| {

@@ -337,9 +337,49 @@ fn component_value(component: &Component, registry: &Registry) -> (RegoValue, St
     });
     let mut value = RegoValue::from(object);
     if let Ok(fields) = value.as_object_mut() {
-        fields.insert(RegoValue::from("configuration"), RegoValue::from(component.configuration.clone()));
+        fields.insert(RegoValue::from("configuration"), RegoValue::from(with_selector_labels(&component.configuration).into_owned()));
     }
     (value, model)
+}
+
+/// The configuration with the labels a workload's Pods will carry: the
+/// API server requires `spec.selector.matchLabels` to be among the
+/// template's labels, and designs drawn in Meshery's UI often give only
+/// the selector. Missing template labels are taken from it, so a Service
+/// selects such a workload as Meshery infers; the best-practice pack
+/// reports the gap itself (`selector-template-mismatch`).
+fn with_selector_labels(configuration: &Value) -> std::borrow::Cow<'_, Value> {
+    use std::borrow::Cow;
+    let Some(Value::Object(selector)) = configuration.pointer("/spec/selector/matchLabels") else {
+        return Cow::Borrowed(configuration);
+    };
+    if configuration.pointer("/spec/template").is_none_or(|t| !t.is_object() && !t.is_null()) {
+        return Cow::Borrowed(configuration);
+    }
+    let labels = configuration.pointer("/spec/template/metadata/labels").and_then(Value::as_object);
+    if selector.iter().all(|(k, _)| labels.is_some_and(|l| l.contains_key(k))) {
+        return Cow::Borrowed(configuration);
+    }
+    let selector = selector.clone();
+    let mut configuration = configuration.clone();
+    let template = &mut configuration["spec"]["template"];
+    if !template.is_object() {
+        *template = json!({});
+    }
+    let metadata = &mut template["metadata"];
+    if !metadata.is_object() {
+        *metadata = json!({});
+    }
+    let labels = &mut metadata["labels"];
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    if let Value::Object(labels) = labels {
+        for (k, v) in selector {
+            labels.entry(k).or_insert(v);
+        }
+    }
+    Cow::Owned(configuration)
 }
 
 /// The input document, built once per evaluation.
