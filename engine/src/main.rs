@@ -161,20 +161,26 @@ fn load_input(input: &InputArgs, progress: &Progress) -> Result<Loaded, String> 
 
 fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
     let progress = Progress::on_terminal();
+    let mut timer = StageTimer::from_env();
     let Loaded { mut repo, registry_dirs } = load_input(&args.input, &progress)?;
     let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
     let (mut graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
+    timer.lap("load");
     let mut diagnostics = std::mem::take(&mut repo.diagnostics);
     diagnostics.extend(graph_diagnostics);
     let options = validate::Options { allow_unknown: args.allow_unknown };
     // Validation registers the repo's CRDs, which inference then resolves.
     diagnostics.extend(validate::validate(&repo.designs, &repo.sources, &registry, options, &progress));
+    timer.lap("validate");
     if let Some(inference) = infer(&repo.designs, &repo.config, &registry, &mut diagnostics) {
+        timer.lap("relate");
         diagnostics.extend(relate::diagnostics(&inference, &repo.designs, &repo.sources));
         graph.add_inferred(&inference);
+        timer.lap("relate checks");
     }
     diagnostics.extend(graph.cycle_diagnostic(&repo.designs, &repo.sources));
     diagnostics.extend(check_policies(&repo, &args.policies));
+    timer.lap("policies");
     progress.finish();
     policy::apply_waivers(&mut diagnostics, &repo.designs);
     // weft.yaml `checks`: codes turned off, severities changed.
@@ -314,6 +320,22 @@ fn check_policies(repo: &load::Repo, cli_dirs: &[PathBuf]) -> Vec<weft::diagnost
     modules.extend(user);
     diagnostics.extend(policy::check(&repo.designs, &repo.sources, &modules, &Default::default()));
     diagnostics
+}
+
+/// Wall time per stage on stderr, when `WEFT_TIMINGS` is set: for
+/// benchmarks and for finding what makes a large repo slow.
+struct StageTimer(Option<std::time::Instant>);
+
+impl StageTimer {
+    fn from_env() -> Self {
+        StageTimer(std::env::var_os("WEFT_TIMINGS").map(|_| std::time::Instant::now()))
+    }
+    fn lap(&mut self, stage: &str) {
+        if let Some(start) = &mut self.0 {
+            eprintln!("weft: timing: {stage:<14} {:>8.3} s", start.elapsed().as_secs_f64());
+            *start = std::time::Instant::now();
+        }
+    }
 }
 
 /// Drops info-level findings unless asked for them, and orders the rest by

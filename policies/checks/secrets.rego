@@ -15,5 +15,13 @@ warn contains {
 	some i, variable in container.env
 	is_string(variable.value)
 	variable.value != ""
-	regex.match(`(?i)(password|passwd|secret|token|api_?key|private_?key|credentials?)$`, variable.name)
+	credential_name(lower(variable.name))
+}
+
+credential_suffixes := ["password", "passwd", "secret", "token", "apikey", "api_key", "privatekey", "private_key", "credential", "credentials"]
+
+# Plain string tests: a regex here would be compiled once per variable.
+credential_name(name) if {
+	some suffix in credential_suffixes
+	endswith(name, suffix)
 }

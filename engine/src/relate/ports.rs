@@ -77,7 +77,7 @@ pub(super) fn check(inference: &Inference, designs: &[Design], sources: &Sources
         End::External(_) => None,
     };
     let input = json!({
-        "objects": objects.iter().map(|&e| component(e).map_or(Value::Null, |(_, c)| c.object())).collect::<Vec<_>>(),
+        "objects": objects.iter().map(|&e| component(e).map_or(Value::Null, |(_, c)| slim(c))).collect::<Vec<_>>(),
         "namespaces": objects.iter().map(|&e| component(e).map_or("default".to_owned(), |(_, c)| c.namespace.clone().unwrap_or_else(|| "default".into()))).collect::<Vec<_>>(),
         "selects": selects.iter().map(|&(s, w)| json!([s, w])).collect::<Vec<_>>(),
         "routes": routes.iter().map(|&(r, s)| json!([r, s])).collect::<Vec<_>>(),
@@ -127,4 +127,31 @@ pub(super) fn check(inference: &Inference, designs: &[Design], sources: &Sources
         );
     }
     found
+}
+
+/// The parts of an object the checks read, in the object's own shape (so
+/// paths into it are paths into the source): for Services their ports and
+/// selector, for workloads their Pod labels and container ports. Copying
+/// whole workloads for thousands of Services cost more than the checks.
+fn slim(component: &crate::design::Component) -> Value {
+    let at = |pointer: &str| component.configuration.pointer(pointer).cloned().unwrap_or(Value::Null);
+    let ports_of = |containers: Value| -> Value {
+        Value::Array(
+            containers
+                .as_array()
+                .map(|list| list.iter().map(|c| json!({"ports": c.get("ports").cloned().unwrap_or(Value::Null)})).collect())
+                .unwrap_or_default(),
+        )
+    };
+    let name = json!(component.name);
+    match component.kind.as_str() {
+        "Service" => json!({"kind": "Service", "metadata": {"name": name}, "spec": {"ports": at("/spec/ports"), "selector": at("/spec/selector")}}),
+        "Pod" => json!({"kind": "Pod", "metadata": {"name": name, "labels": at("/metadata/labels")}, "spec": {"containers": ports_of(at("/spec/containers"))}}),
+        kind if WORKLOADS.contains(&kind) => json!({
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": {"template": {"metadata": {"labels": at("/spec/template/metadata/labels")}, "spec": {"containers": ports_of(at("/spec/template/spec/containers"))}}},
+        }),
+        _ => component.object(),
+    }
 }
