@@ -137,3 +137,38 @@ fn bindings_to_the_clusters_own_cluster_roles_need_no_definition() {
     let missing: Vec<u64> = with_code(&report, "missing-reference").iter().map(|d| d.1).collect();
     assert_eq!(missing, [34], "only the binding to `team-reader` (line 34): {report}");
 }
+
+/// `tests/fixtures/relationships/kinds/<name>.yaml` with the exact set of
+/// relationships it must yield in `<name>.expected`, one per line:
+/// `kind/type/subType From/name -> To/name`.
+#[test]
+fn each_relationship_kind_yields_exactly_its_expected_set() {
+    let dir = repo_root().join("tests/fixtures/relationships/kinds");
+    let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 12, "{fixtures:?}");
+    for path in fixtures {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let expected: BTreeSet<(String, String, String)> = std::fs::read_to_string(path.with_extension("expected"))
+            .unwrap_or_else(|e| panic!("{name}.expected: {e}"))
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (family, ends) = l.split_once(' ').unwrap();
+                let (from, to) = ends.split_once(" -> ").unwrap();
+                (family.to_owned(), from.trim().to_owned(), to.trim().to_owned())
+            })
+            .collect();
+        let relative = format!("tests/fixtures/relationships/kinds/{name}.yaml");
+        assert_eq!(inferred(&graph(&[&relative])), expected, "{name}");
+        // Every reference in these fixtures resolves.
+        let (_, report) = validate_json(&[&relative], &repo_root());
+        for code in ["missing-reference", "service-selects-nothing", "selector-matches-nothing", "target-port-mismatch", "backend-port-mismatch"] {
+            assert_eq!(with_code(&report, code), vec![], "{name}: {code}");
+        }
+    }
+}

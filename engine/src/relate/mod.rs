@@ -337,9 +337,27 @@ fn component_value(component: &Component, registry: &Registry) -> (RegoValue, St
     });
     let mut value = RegoValue::from(object);
     if let Ok(fields) = value.as_object_mut() {
-        fields.insert(RegoValue::from("configuration"), RegoValue::from(with_selector_labels(&component.configuration).into_owned()));
+        let mut configuration = with_selector_labels(&component.configuration).into_owned();
+        if component.kind == "RoleBinding" {
+            default_subject_namespaces(&mut configuration, namespace.as_deref().unwrap_or("default"));
+        }
+        fields.insert(RegoValue::from("configuration"), RegoValue::from(configuration));
     }
     (value, model)
+}
+
+/// A RoleBinding's ServiceAccount subjects without a namespace are in the
+/// binding's own, as the API server defaults them.
+fn default_subject_namespaces(configuration: &mut Value, namespace: &str) {
+    let Some(Value::Array(subjects)) = configuration.get_mut("subjects") else { return };
+    for subject in subjects {
+        if subject.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+            && subject.get("namespace").is_none_or(|n| n.is_null() || n == "")
+            && let Value::Object(fields) = subject
+        {
+            fields.insert("namespace".into(), Value::String(namespace.to_owned()));
+        }
+    }
 }
 
 /// The configuration with the labels a workload's Pods will carry: the
