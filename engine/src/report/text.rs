@@ -86,7 +86,7 @@ fn render_diagnostic(out: &mut String, d: &Diagnostic, text: Option<&str>, style
         let _ = writeln!(out, "{pad}{} {location}", style.gutter("-->"));
     }
     if let Some((span, line)) = snippet {
-        let (shown, prefix, marked) = underline(line, span.column.max(1), span.len);
+        let (shown, prefix, marked) = window(underline(line, span.column.max(1), span.len));
         let carets = style.severity(d.severity, &"^".repeat(marked));
         let _ = writeln!(out, "{pad} {bar}");
         let number = style.gutter(&span.line.max(1).to_string());
@@ -184,9 +184,42 @@ fn summary_line(report: &Report, style: Style) -> String {
     format!("{} {found} in {scope}", style.bold("weft:"))
 }
 
+/// Widest source excerpt shown, in characters. Minified JSON designs put
+/// a whole file on one line; the excerpt is the part around the caret.
+const MAX_EXCERPT: usize = 100;
+
+/// Cuts an underlined line longer than `MAX_EXCERPT` to a window around
+/// the marked text, with `…` where it was cut.
+fn window((shown, prefix, marked): (String, usize, usize)) -> (String, usize, usize) {
+    let chars: Vec<char> = shown.chars().collect();
+    if chars.len() <= MAX_EXCERPT {
+        return (shown, prefix, marked);
+    }
+    let start = prefix.saturating_sub(MAX_EXCERPT / 3).min(chars.len());
+    let end = (start + MAX_EXCERPT).min(chars.len());
+    let mut cut: String = if start > 0 { "…".into() } else { String::new() };
+    cut.extend(&chars[start..end]);
+    if end < chars.len() {
+        cut.push('…');
+    }
+    let lead = usize::from(start > 0);
+    let marked = marked.min(end.saturating_sub(prefix)).max(1);
+    (cut, prefix - start + lead, marked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let line = format!("{}\"key\": 1{}", "x".repeat(300), "y".repeat(300));
+        let (shown, prefix, marked) = window(underline(&line, 301, 5));
+        assert_eq!(shown.chars().count(), MAX_EXCERPT + 2);
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        assert_eq!(shown.chars().skip(prefix).take(marked).collect::<String>(), "\"key\"");
+        assert_eq!(window(("short".into(), 1, 2)), ("short".into(), 1, 2));
+    }
 
     #[test]
     fn underline_counts_characters_and_bytes() {
