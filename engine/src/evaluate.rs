@@ -107,10 +107,22 @@ pub fn evaluate(
             let raw = selector.and_then(|s| s.get(side)).and_then(|s| s.get(at)).cloned().unwrap_or_else(|| json!({}));
             bind_item(raw, component, indices)
         };
+        // A binding relationship names its binding component in `match`.
+        let via = match inferred.via {
+            Some(End::Component { design, component }) if design == index => Some(&designs[design].components[component]),
+            _ => None,
+        };
+        let (mut from_item, mut to_item) =
+            (item("from", rule.from_item, from, &inferred.from_indices), item("to", rule.to_item, to, &inferred.to_indices));
+        if let Some(via) = via {
+            for end in [&mut from_item, &mut to_item] {
+                bind_match(end, via);
+            }
+        }
         let bound = json!([{
             "allow": {
-                "from": [item("from", rule.from_item, from, &inferred.from_indices)],
-                "to": [item("to", rule.to_item, to, &inferred.to_indices)],
+                "from": [from_item],
+                "to": [to_item],
             },
             "deny": {"from": [], "to": []},
         }]);
@@ -273,6 +285,19 @@ fn bind_item(mut item: Value, component: &Component, indices: &[usize]) -> Value
         }
     }
     item
+}
+
+/// Fills the binding component's id into the non-`self` items of an end's
+/// `match`.
+fn bind_match(item: &mut Value, via: &Component) {
+    let Some(Value::Object(r#match)) = item.get_mut("match") else { return };
+    for side in ["from", "to"] {
+        for entry in r#match.get_mut(side).and_then(Value::as_array_mut).into_iter().flatten() {
+            if entry.get("kind").and_then(Value::as_str).is_some_and(|k| k != "self") {
+                entry["id"] = json!(via.id);
+            }
+        }
+    }
 }
 
 /// (from id, to id) of every selector of a recorded relationship.

@@ -188,3 +188,28 @@ fn evaluate_rejects_what_is_not_one_readable_design() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("bad.yaml:2:7"), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn binding_relationships_name_their_binding_component() {
+    let (status, response) = evaluate(
+        &["--models", "tests/fixtures/relationships/meshery-binding/models", "tests/fixtures/relationships/meshery-binding/rbac.yaml"],
+        &repo_root(),
+    );
+    assert_eq!(status, 0);
+    let components = response["design"]["components"].as_array().unwrap();
+    let id_of = |kind: &str, name: &str| {
+        components.iter().find(|c| c["component"]["kind"] == kind && c["displayName"] == name).unwrap()["id"].clone()
+    };
+    let binding: Vec<&Value> = response["design"]["relationships"].as_array().unwrap().iter().filter(|r| r["type"] == "binding").collect();
+    assert_eq!(binding.len(), 2);
+    for r in binding {
+        let allow = &r["selectors"][0]["allow"];
+        let via = allow["from"][0]["match"]["to"][0].clone();
+        let expected = match via["kind"].as_str().unwrap() {
+            "RoleBinding" => id_of("RoleBinding", "deployer-deploy"),
+            "ClusterRoleBinding" => id_of("ClusterRoleBinding", "auditors"),
+            other => panic!("{other}"),
+        };
+        assert_eq!(via["id"], expected, "{r}");
+    }
+}

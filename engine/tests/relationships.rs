@@ -172,3 +172,24 @@ fn each_relationship_kind_yields_exactly_its_expected_set() {
         }
     }
 }
+
+#[test]
+fn meshery_binding_relationships_join_through_the_binding_component() {
+    // Meshery's own edge/binding/permission definition, from an extra
+    // registry: a Role relates to a ServiceAccount through the RoleBinding
+    // that names both, a ClusterRole through a ClusterRoleBinding.
+    let out = weft(
+        &["graph", "--format", "json", "--models", "tests/fixtures/relationships/meshery-binding/models", "tests/fixtures/relationships/meshery-binding/rbac.yaml"],
+        &repo_root(),
+    );
+    let edges = inferred(&serde_json::from_slice(&out.stdout).unwrap());
+    let binding: Vec<_> = edges.iter().filter(|(family, ..)| family == "edge/binding/permission").collect();
+    assert_eq!(
+        binding,
+        [
+            &("edge/binding/permission".to_owned(), "ClusterRole/audit".to_owned(), "ServiceAccount/auditor".to_owned()),
+            &("edge/binding/permission".to_owned(), "Role/deploy".to_owned(), "ServiceAccount/deployer".to_owned()),
+        ],
+        "`idle` is bound by nothing, and no Role pairs with a ClusterRoleBinding: {edges:?}"
+    );
+}

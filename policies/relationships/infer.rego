@@ -40,7 +40,7 @@ package weft.relationships
 import rego.v1
 
 # The whole answer in one evaluation, so every table is built once.
-result := {"matched": matched, "unresolved": unresolved}
+result := {"matched": matched, "unresolved": unresolved, "bound": bound}
 
 model_ok(end, _) if end.model == "*"
 
@@ -131,6 +131,26 @@ rejected[r] contains p if {
 
 # matched[rule]: every match, [from, to, from indices, to indices].
 matched[r] := cs - rejected_of(r) if some r, cs in candidates
+
+# Binding relationships (Meshery's `match`): the from end relates to the
+# to end through a third component. weft splits each into two rules,
+# data.weft.bindings = [[binding, from end → binding component, binding
+# component → to end], ...]; a relationship holds where both meet in the
+# same component.
+# The second half's matches are indexed by that component, so the join
+# costs what the matches do.
+binding_targets[r][via] contains [t, ti] if {
+	some [_, _, r] in data.weft.bindings
+	some [via, t, _, ti] in matched_of(r)
+}
+
+# [binding, from, to, via, from indices, to indices]
+bound contains [b, f, t, via, fi, ti] if {
+	some [b, first, second] in data.weft.bindings
+	some [f, via, fi, _] in matched_of(first)
+	some [t, ti] in binding_targets[second][via]
+	f != t
+}
 
 rejected_of(r) := rejected[r]
 

@@ -206,7 +206,7 @@ fn item(value: &Value) -> Result<Item, String> {
 }
 
 /// Paths are lists of segments; numbers are accepted and read as indices.
-fn paths(value: &Value) -> Option<Vec<Vec<String>>> {
+pub(crate) fn paths(value: &Value) -> Option<Vec<Vec<String>>> {
     value
         .as_array()?
         .iter()

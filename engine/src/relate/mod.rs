@@ -75,6 +75,9 @@ pub struct Inferred {
     /// they say which element made the reference.
     pub from_indices: Vec<usize>,
     pub to_indices: Vec<usize>,
+    /// The binding component of a binding relationship (the RoleBinding
+    /// between a Role and a ServiceAccount).
+    pub via: Option<End>,
 }
 
 /// A reference that must resolve and does not.
@@ -147,7 +150,7 @@ pub fn infer(
         .filter(|def| !disabled.contains(def.family().as_str()))
         .cloned()
         .collect();
-    let rules::Flattened { rules, sources } = rules::flatten(&in_scope);
+    let rules::Flattened { rules, sources, bindings } = rules::flatten(&in_scope);
 
     let fail = |e: anyhow::Error| {
         let e = RegoError::parse(&e);
@@ -174,7 +177,9 @@ pub fn infer(
                     checks.iter().filter(|c| c["rule"].as_u64().is_some_and(|r| in_shard(r as usize))).collect();
                 let verifying: Vec<usize> = shard.iter().copied().filter(|&r| !rules[r].verify.is_empty()).collect();
                 let denying: Vec<usize> = shard.iter().copied().filter(|&r| !rules[r].deny.is_empty()).collect();
-                let data = json!({"weft": {"rules": rules, "checks": shard_checks, "verifying": verifying, "denying": denying}});
+                let shard_bindings: Vec<[usize; 3]> =
+                    bindings.iter().enumerate().filter(|(_, [a, _])| in_shard(*a)).map(|(b, &[a, c])| [b, a, c]).collect();
+                let data = json!({"weft": {"rules": rules, "checks": shard_checks, "verifying": verifying, "denying": denying, "bindings": shard_bindings}});
                 engine.add_data(RegoValue::from(data)).map_err(fail)?;
                 engine.set_input(tables.input(shard));
                 engine.eval_rule("data.weft.relationships.result".into()).map_err(fail)
@@ -183,6 +188,7 @@ pub fn infer(
     };
     let mut matched_all: Vec<(usize, RegoValue)> = Vec::new();
     let mut unresolved_all: Vec<RegoValue> = Vec::new();
+    let mut bound_all: Vec<RegoValue> = Vec::new();
     for result in results {
         let result = result?;
         if let RegoValue::Object(matched) = &result["matched"] {
@@ -192,6 +198,7 @@ pub fn infer(
             }
         }
         unresolved_all.extend(set_items(&result["unresolved"]));
+        bound_all.extend(set_items(&result["bound"]));
     }
 
     let mut relationships = Vec::new();
@@ -201,6 +208,10 @@ pub fn infer(
     for (r, pair) in pairs {
         let (Some(f), Some(t)) = (index(&pair[0]), index(&pair[1])) else { continue };
         let rule = &rules[r];
+        // Halves of binding relationships are joined in the policy.
+        if rule.binding.is_some() {
+            continue;
+        }
         // One relationship per selector set and pair of components, even
         // when several elements make the same reference.
         if !seen.insert((rule.def, rule.set, f, t)) {
@@ -212,6 +223,27 @@ pub fn infer(
             to: prepared.ends[t],
             from_indices: indices(&pair[2]),
             to_indices: indices(&pair[3]),
+            via: None,
+        });
+    }
+    // Binding relationships: [binding, from, to, via, from indices, to indices].
+    bound_all.sort();
+    for item in bound_all {
+        let (Some(b), Some(f), Some(t), Some(v)) = (index(&item[0]), index(&item[1]), index(&item[2]), index(&item[3])) else {
+            continue;
+        };
+        let Some(&[first, _]) = bindings.get(b) else { continue };
+        let rule = &rules[first];
+        if !seen.insert((rule.def, rule.set, f, t)) {
+            continue;
+        }
+        relationships.push(Inferred {
+            rule: first,
+            from: prepared.ends[f],
+            to: prepared.ends[t],
+            from_indices: indices(&item[4]),
+            to_indices: indices(&item[5]),
+            via: Some(prepared.ends[v]),
         });
     }
     let mut unresolved = Vec::new();
@@ -605,7 +637,12 @@ impl Tables {
 fn shards(rules: &[Rule], tables: &Tables, n: usize) -> Vec<Vec<usize>> {
     let mut units: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
     for (r, rule) in rules.iter().enumerate() {
-        let key = rule.check.as_ref().map_or_else(|| format!("rule:{r}"), |c| format!("group:{}", c.group));
+        // Both halves of a binding relationship are joined in one shard.
+        let key = match (&rule.check, rule.binding) {
+            (_, Some((b, _))) => format!("binding:{b}"),
+            (Some(c), None) => format!("group:{}", c.group),
+            (None, None) => format!("rule:{r}"),
+        };
         units.entry(key).or_default().push(r);
     }
     let weight = |r: usize| tables.to_probes[r].as_array().map_or(0, |a| a.len()) + 1;

@@ -35,6 +35,9 @@ pub struct Rule {
     pub verify: Vec<Ref>,
     pub deny: Vec<DenyPair>,
     pub check: Option<RuleCheck>,
+    /// A half of a binding relationship: (binding, 0 for the from end →
+    /// binding component, 1 for the binding component → the to end).
+    pub binding: Option<(usize, u8)>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -75,6 +78,9 @@ pub struct Source {
 pub struct Flattened {
     pub rules: Vec<Rule>,
     pub sources: Vec<Source>,
+    /// Binding relationships as the pair of half rules that make one:
+    /// from end → binding component, binding component → to end.
+    pub bindings: Vec<[usize; 2]>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -102,6 +108,7 @@ pub struct Condition {
 pub fn flatten(definitions: &[Definition]) -> Flattened {
     let mut rules = Vec::new();
     let mut sources: Vec<Source> = Vec::new();
+    let mut bindings = Vec::new();
     for (def_index, def) in definitions.iter().enumerate() {
         for (set_index, set) in def.selectors.iter().enumerate() {
             let deny: Vec<DenyPair> = set
@@ -112,76 +119,154 @@ pub fn flatten(definitions: &[Definition]) -> Flattened {
                 .collect();
             for (fi, from) in set.allow.from.iter().enumerate() {
                 for (ti, to) in set.allow.to.iter().enumerate() {
-                    // Binding relationships (`match` naming a third component)
-                    // are read but not evaluated yet.
                     if from.r#match.is_some() || to.r#match.is_some() {
+                        let Some([(a_from, a_to), (b_from, b_to)]) = binding_halves(from, to) else { continue };
+                        let binding = bindings.len();
+                        let at = Position { def: def_index, set: set_index, from_item: fi, to_item: ti };
+                        let first = push_rule(&mut rules, &mut sources, def, at, &a_from, &a_to, &[], Some((binding, 0)));
+                        let second = push_rule(&mut rules, &mut sources, def, at, &b_from, &b_to, &[], Some((binding, 1)));
+                        match (first, second) {
+                            (Some(a), Some(b)) => bindings.push([a, b]),
+                            (Some(_), None) => {
+                                rules.pop();
+                            }
+                            _ => {}
+                        }
                         continue;
                     }
-                    // Without a path on both ends nothing can be compared.
-                    let Some((refs, join, join_kind)) = rule(from, to) else { continue };
-                    let check = def.check.as_ref().map(|c| {
-                        let side_paths: Vec<&Vec<String>> =
-                            refs.iter().map(|r| if c.side == "from" { &r.from } else { &r.to }).collect();
-                        let anchor = side_paths[join];
-                        // Conditions name siblings of the referencing field, read
-                        // from the same array elements.
-                        let condition = |(field, value): (&String, &serde_json::Value)| {
-                            let mut path = anchor[..anchor.len().saturating_sub(1)].to_vec();
-                            path.push(field.clone());
-                            Condition {
-                                shared: shared_wildcards(anchor, &path),
-                                path,
-                                value: value.clone(),
-                            }
-                        };
-                        RuleCheck {
-                            group: c.group.clone().unwrap_or_else(|| format!("{}:{}", c.code, anchor.join("."))),
-                            side: c.side.clone(),
-                            when: c.when.iter().map(condition).collect(),
-                            unless: c.unless.iter().map(condition).collect(),
-                            ignore: c.ignore.clone(),
-                        }
-                    });
-                    let (keys, key_kinds) = key_refs(&refs, join, join_kind);
-                    let verify = (0..refs.len())
-                        .filter(|&i| (i == join && refs[i].verify) || !keys.contains(&i))
-                        .map(|i| refs[i].clone())
-                        .collect();
-                    let source = Source {
-                        kind: from.kind.clone(),
-                        model: from.model.clone(),
-                        paths: keys.iter().map(|&i| refs[i].from.clone()).collect(),
-                        shared: keys.iter().map(|&i| refs[i].from_shared).collect(),
-                        kinds: key_kinds.clone(),
-                    };
-                    let source = match sources.iter().position(|s| *s == source) {
-                        Some(i) => i,
-                        None => {
-                            sources.push(source);
-                            sources.len() - 1
-                        }
-                    };
-                    rules.push(Rule {
-                        def: def_index,
-                        source,
-                        keys,
-                        key_kinds,
-                        verify,
-                        set: set_index,
-                        from_item: fi,
-                        to_item: ti,
-                        from: end(from),
-                        to: end(to),
-                        refs,
-                        join,
-                        deny: deny.clone(),
-                        check,
-                    })
+                    let at = Position { def: def_index, set: set_index, from_item: fi, to_item: ti };
+                    push_rule(&mut rules, &mut sources, def, at, from, to, &deny, None);
                 }
             }
         }
     }
-    Flattened { rules, sources }
+    Flattened { rules, sources, bindings }
+}
+
+/// Where a rule comes from in its definition.
+#[derive(Clone, Copy)]
+struct Position {
+    def: usize,
+    set: usize,
+    from_item: usize,
+    to_item: usize,
+}
+
+/// Adds the rule comparing `from` with `to`; `None` when they share no
+/// comparable path.
+#[allow(clippy::too_many_arguments)]
+fn push_rule(
+    rules: &mut Vec<Rule>,
+    sources: &mut Vec<Source>,
+    def: &Definition,
+    at: Position,
+    from: &Item,
+    to: &Item,
+    deny: &[DenyPair],
+    binding: Option<(usize, u8)>,
+) -> Option<usize> {
+    let (refs, join, join_kind) = rule(from, to)?;
+    let check = def.check.as_ref().filter(|_| binding.is_none()).map(|c| {
+        let side_paths: Vec<&Vec<String>> = refs.iter().map(|r| if c.side == "from" { &r.from } else { &r.to }).collect();
+        let anchor = side_paths[join];
+        // Conditions name siblings of the referencing field, read from the
+        // same array elements.
+        let condition = |(field, value): (&String, &serde_json::Value)| {
+            let mut path = anchor[..anchor.len().saturating_sub(1)].to_vec();
+            path.push(field.clone());
+            Condition { shared: shared_wildcards(anchor, &path), path, value: value.clone() }
+        };
+        RuleCheck {
+            group: c.group.clone().unwrap_or_else(|| format!("{}:{}", c.code, anchor.join("."))),
+            side: c.side.clone(),
+            when: c.when.iter().map(condition).collect(),
+            unless: c.unless.iter().map(condition).collect(),
+            ignore: c.ignore.clone(),
+        }
+    });
+    let (keys, key_kinds) = key_refs(&refs, join, join_kind);
+    let verify =
+        (0..refs.len()).filter(|&i| (i == join && refs[i].verify) || !keys.contains(&i)).map(|i| refs[i].clone()).collect();
+    let source = Source {
+        kind: from.kind.clone(),
+        model: from.model.clone(),
+        paths: keys.iter().map(|&i| refs[i].from.clone()).collect(),
+        shared: keys.iter().map(|&i| refs[i].from_shared).collect(),
+        kinds: key_kinds.clone(),
+    };
+    let source = match sources.iter().position(|s| *s == source) {
+        Some(i) => i,
+        None => {
+            sources.push(source);
+            sources.len() - 1
+        }
+    };
+    rules.push(Rule {
+        def: at.def,
+        source,
+        keys,
+        key_kinds,
+        verify,
+        set: at.set,
+        from_item: at.from_item,
+        to_item: at.to_item,
+        from: end(from),
+        to: end(to),
+        refs,
+        join,
+        deny: deny.to_vec(),
+        check,
+        binding,
+    });
+    Some(rules.len() - 1)
+}
+
+/// A binding relationship (Meshery's `match`: the from end relates to the
+/// to end through a third component, as a Role to a ServiceAccount through
+/// a RoleBinding) as two ordinary comparisons: from end → binding
+/// component, and binding component → to end. Each end's `match` pairs a
+/// `self` item with the binding kind; both ends must name the same kind.
+fn binding_halves(from: &Item, to: &Item) -> Option<[(Item, Item); 2]> {
+    let (from_self, from_binding) = match_items(from.r#match.as_ref()?)?;
+    let (to_self, to_binding) = match_items(to.r#match.as_ref()?)?;
+    if from_binding.0 != to_binding.0 {
+        return None;
+    }
+    let item = |kind: &str, model: &str, refs: Vec<Vec<String>>| Item {
+        kind: kind.to_owned(),
+        model: model.to_owned(),
+        r#match: None,
+        strategies: None,
+        patch_strategy: None,
+        mutator_ref: refs,
+        mutated_ref: Vec::new(),
+    };
+    Some([
+        (item(&from.kind, &from.model, from_self), item(&from_binding.0, &from.model, from_binding.1)),
+        (item(&to_binding.0, &to.model, to_binding.1), item(&to.kind, &to.model, to_self)),
+    ])
+}
+
+/// The `self` item's paths and the binding item's (kind, paths) of one
+/// end's `match`.
+fn match_items(r#match: &serde_json::Value) -> Option<(Vec<Vec<String>>, (String, Vec<Vec<String>>))> {
+    let mut own = None;
+    let mut binding = None;
+    for side in ["from", "to"] {
+        for item in r#match.get(side).and_then(|v| v.as_array()).into_iter().flatten() {
+            let kind = item.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
+            let paths = ["mutatorRef", "mutator_ref", "mutatedRef", "mutated_ref"]
+                .iter()
+                .find_map(|k| item.get(*k).and_then(super::definition::paths).filter(|p| !p.is_empty()))
+                .unwrap_or_default();
+            if kind == "self" {
+                own.get_or_insert(paths);
+            } else if !kind.is_empty() {
+                binding.get_or_insert((kind.to_owned(), paths));
+            }
+        }
+    }
+    Some((own?, binding?))
 }
 
 /// The key refs of a rule: the join ref, then each ref compared only for
