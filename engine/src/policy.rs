@@ -6,7 +6,8 @@
 //! Kubernetes object, `apiVersion` and `kind` included. weft evaluates the
 //! `deny`, `violation` and `warn` rules of package `main` and every package
 //! below it (for the shipped pack, `weft.checks.*`); other packages are
-//! libraries. A result is a message, or an object
+//! libraries. `deny_combined`, `violation_combined` and `warn_combined`
+//! run once over every object (conftest's `--combine`). A result is a message, or an object
 //! `{msg, code, path, severity}` whose `path` names the offending field so
 //! the diagnostic points at its line.
 //!
@@ -31,8 +32,15 @@ pub const IGNORE_ANNOTATION: &str = "weft.io/ignore";
 /// users, `weft.checks` for the shipped pack.
 const USER_PREFIX: &str = "data.main";
 const SHIPPED_PREFIX: &str = "data.weft.checks";
-const ENTRY_RULES: [(&str, Severity); 3] =
-    [("deny", Severity::Error), ("violation", Severity::Error), ("warn", Severity::Warning)];
+const ENTRY_RULES: [(&str, Severity); 6] = [
+    ("deny", Severity::Error),
+    ("violation", Severity::Error),
+    ("warn", Severity::Warning),
+    // Evaluated once, with `input` every object (conftest's --combine).
+    ("deny_combined", Severity::Error),
+    ("violation_combined", Severity::Error),
+    ("warn_combined", Severity::Warning),
+];
 
 /// The package weft generates to collect every entry rule in one query.
 const COLLECTOR: &str = "weft-collector.rego";
@@ -108,6 +116,9 @@ struct Entry {
 }
 
 impl Entry {
+    fn combined(&self) -> bool {
+        self.rule.ends_with("_combined")
+    }
     fn path(&self) -> String {
         format!("{}.{}", self.package, self.rule)
     }
@@ -117,10 +128,19 @@ impl Entry {
     }
 }
 
-/// An engine holding the modules that compiled, and the rules to run.
+/// An engine holding the modules that compiled, and the rules to run:
+/// per object, and once over every object.
 struct Prepared {
     engine: Engine,
     entries: Vec<Entry>,
+    combined: Vec<Entry>,
+}
+
+impl Prepared {
+    fn new(engine: Engine, all: Vec<Entry>) -> Self {
+        let (combined, entries) = all.into_iter().partition(Entry::combined);
+        Prepared { engine, entries, combined }
+    }
 }
 
 pub struct Options {
@@ -144,7 +164,8 @@ pub fn check(designs: &[Design], sources: &Sources, modules: &[Module], options:
         .collect();
     use rayon::prelude::*;
     let chunk = components.len().div_ceil(rayon::current_num_threads().max(1) * 4).max(1);
-    let found: Vec<(Vec<Diagnostic>, Vec<(Entry, RegoError)>)> = components
+    let per_object = if prepared.entries.is_empty() { &[][..] } else { &components[..] };
+    let mut found: Vec<(Vec<Diagnostic>, Vec<(Entry, RegoError)>)> = per_object
         .par_chunks(chunk)
         .map(|chunk| {
             let mut engine = prepared.engine.clone();
@@ -153,7 +174,7 @@ pub fn check(designs: &[Design], sources: &Sources, modules: &[Module], options:
             for (design, component) in chunk {
                 engine.set_input(RegoValue::from(component.object()));
                 match engine.eval_rule("data.weft_collector.results".into()) {
-                    Ok(results) => collect(&prepared.entries, &results, design, component, sources, &mut found),
+                    Ok(results) => collect(&prepared.entries, &results, &|_| Some((*design, *component)), sources, &mut found),
                     // One rule failed: run them one by one to keep the rest
                     // and to know which.
                     Err(_) => {
@@ -162,7 +183,8 @@ pub fn check(designs: &[Design], sources: &Sources, modules: &[Module], options:
                                 Ok(value) => {
                                     let mut results = vec![RegoValue::Undefined; prepared.entries.len()];
                                     results[e] = value;
-                                    collect(&prepared.entries, &RegoValue::from(results), design, component, sources, &mut found);
+                                    let at = |_: &Value| Some((*design, *component));
+                                    collect(&prepared.entries, &RegoValue::from(results), &at, sources, &mut found);
                                 }
                                 Err(error) => failures.push((entry.clone(), RegoError::parse(&error))),
                             }
@@ -173,6 +195,9 @@ pub fn check(designs: &[Design], sources: &Sources, modules: &[Module], options:
             (found, failures)
         })
         .collect();
+    if !prepared.combined.is_empty() {
+        found.push(check_combined(&prepared, &components, sources));
+    }
     let mut reported = BTreeSet::new();
     for (found, failures) in found {
         diagnostics.extend(found);
@@ -226,13 +251,16 @@ fn prepare(modules: &[Module], options: &Options, diagnostics: &mut Vec<Diagnost
         for (i, entry) in entries.iter().enumerate() {
             collector.push_str(&format!("default r{i} := set()\n\nr{i} := {}\n\n", entry.path()));
         }
-        collector.push_str(&format!("results := [{}]\n", (0..entries.len()).map(|i| format!("r{i}")).collect::<Vec<_>>().join(", ")));
+        let list = |combined: bool| {
+            entries.iter().enumerate().filter(|(_, e)| e.combined() == combined).map(|(i, _)| format!("r{i}")).collect::<Vec<_>>().join(", ")
+        };
+        collector.push_str(&format!("results := [{}]\n\ncombined := [{}]\n", list(false), list(true)));
         engine.add_policy(COLLECTOR.into(), collector).expect("the collector is well-formed");
         // Preparing happens on the first evaluation; an empty object is an
         // input every policy must cope with.
         engine.set_input(RegoValue::from(serde_json::json!({})));
         let Err(error) = engine.eval_rule("data.weft_collector.results".into()) else {
-            return Some(Prepared { engine, entries });
+            return Some(Prepared::new(engine, entries));
         };
         let error = RegoError::parse(&error);
         let culprit = error.file.as_ref().and_then(|file| kept.iter().position(|m| &m.display == file));
@@ -244,7 +272,7 @@ fn prepare(modules: &[Module], options: &Options, diagnostics: &mut Vec<Diagnost
             // A failure on empty input that names no module (or names the
             // collector) is a runtime error of some rule: let the per-rule
             // evaluation find it component by component.
-            None => return Some(Prepared { engine, entries }),
+            None => return Some(Prepared::new(engine, entries)),
         }
     }
 }
@@ -260,8 +288,49 @@ fn policy_error(error: &RegoError, module: &str, prefix: &str) -> Diagnostic {
     Diagnostic::new(&codes::POLICY_ERROR, format!("{prefix}{}", error.message)).at(file, span)
 }
 
-/// Turns the collector's results for one component into diagnostics.
-fn collect(entries: &[Entry], results: &RegoValue, design: &Design, component: &Component, sources: &Sources, out: &mut Vec<Diagnostic>) {
+/// The `*_combined` rules, evaluated once with `input` every object as
+/// `{path, id, contents}` (conftest's --combine shape plus the component
+/// id). A result names its object by `object` (index into `input`) or `id`.
+fn check_combined(
+    prepared: &Prepared,
+    components: &[(&Design, &Component)],
+    sources: &Sources,
+) -> (Vec<Diagnostic>, Vec<(Entry, RegoError)>) {
+    let mut engine = prepared.engine.clone();
+    let input: Vec<Value> = components
+        .iter()
+        .map(|(d, c)| serde_json::json!({"path": d.file, "id": c.id, "contents": c.object()}))
+        .collect();
+    engine.set_input(RegoValue::from(Value::Array(input)));
+    let by_id: std::collections::HashMap<&str, usize> = components.iter().enumerate().map(|(i, (_, c))| (c.id.as_str(), i)).collect();
+    let locate = |item: &Value| -> Option<(&Design, &Component)> {
+        let index = match (item.get("object").and_then(Value::as_u64), item.get("id").and_then(Value::as_str)) {
+            (Some(i), _) => i as usize,
+            (None, Some(id)) => *by_id.get(id)?,
+            _ => return None,
+        };
+        components.get(index).copied()
+    };
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for entry in &prepared.combined {
+        match engine.eval_rule(entry.path()) {
+            Ok(value) => collect(std::slice::from_ref(entry), &RegoValue::from(vec![value]), &locate, sources, &mut found),
+            Err(error) => failures.push((entry.clone(), RegoError::parse(&error))),
+        }
+    }
+    (found, failures)
+}
+
+/// Turns collected results into diagnostics, each at the component
+/// `locate` finds for it (for a per-object rule, always the object).
+fn collect<'a>(
+    entries: &[Entry],
+    results: &RegoValue,
+    locate: &dyn Fn(&Value) -> Option<(&'a Design, &'a Component)>,
+    sources: &Sources,
+    out: &mut Vec<Diagnostic>,
+) {
     let Ok(results) = results.as_array() else { return };
     for (entry, found) in entries.iter().zip(results.iter()) {
         let items: Vec<&RegoValue> = match found {
@@ -282,12 +351,14 @@ fn collect(entries: &[Entry], results: &RegoValue, design: &Design, component: &
                 other => (other.to_string(), None, None, None),
             };
             let code = code.unwrap_or_else(|| entry.default_code().to_owned());
-            let origin = path.as_deref().map_or_else(|| component.origin.clone(), |p| component.field_origin(p));
-            out.push(
-                Diagnostic::dynamic(&code, severity.unwrap_or(entry.severity), message)
-                    .at(&design.file, Some(sources.locate_origin(&origin)))
-                    .component(component.display()),
-            );
+            let diagnostic = Diagnostic::dynamic(&code, severity.unwrap_or(entry.severity), message);
+            out.push(match locate(&item) {
+                Some((design, component)) => {
+                    let origin = path.as_deref().map_or_else(|| component.origin.clone(), |p| component.field_origin(p));
+                    diagnostic.at(&design.file, Some(sources.locate_origin(&origin))).component(component.display())
+                }
+                None => diagnostic,
+            });
         }
     }
 }

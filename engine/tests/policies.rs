@@ -120,6 +120,10 @@ fn user_policies_from_weft_yaml_run_and_broken_ones_are_reported_at_their_line()
         ("team-label", "app.yaml", 6),
         // A `warn` string: the package is the code, the object the place.
         ("main", "app.yaml", 1),
+        // A `deny_combined` rule over every object, naming each object it
+        // reports by index: both Deployments, at their namespace.
+        ("namespace-isolation", "app.yaml", 5),
+        ("namespace-isolation", "app.yaml", 25),
         // A syntax error and an unknown function, each at its position;
         // `main.registry` still ran (and `worker` waives it).
         ("policy-error", "policy/broken.rego", 6),
