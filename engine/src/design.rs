@@ -138,7 +138,7 @@ impl Component {
         object.insert("apiVersion".into(), Value::String(self.api_version.clone()));
         object.insert("kind".into(), Value::String(self.kind.clone()));
         if let Value::Object(configuration) = &self.configuration {
-            object.extend(configuration.iter().map(|(k, v)| (k.clone(), v.clone())));
+            object.extend(configuration.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))));
         }
         let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
         if let Value::Object(metadata) = metadata
@@ -169,6 +169,18 @@ impl Component {
             Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
             None => format!("{}/{}", self.kind, self.name),
         }
+    }
+}
+
+/// `value` without the object fields that are null. Kubernetes reads a
+/// null field as an absent one (`ports:` with nothing after it), and Rego
+/// policies should not have to guard every iteration against null.
+pub fn without_nulls(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
     }
 }
 

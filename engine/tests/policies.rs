@@ -162,3 +162,15 @@ fn policies_from_the_command_line_and_runtime_failures() {
     assert_eq!(status, 1);
     assert_eq!(with_code(&report, "policy-error").len(), 1, "{report}");
 }
+
+#[test]
+fn empty_fields_are_absent_to_policies() {
+    let (status, report) = validate_json(&["tests/fixtures/policies/nulls.yaml"], &repo_root());
+    let codes: BTreeSet<&str> = diagnostics(&report).iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        BTreeSet::from(["missing-liveness-probe", "missing-memory-limit", "missing-readiness-probe", "missing-resource-requests"]),
+        "{report}"
+    );
+    assert_eq!(status, 0);
+}

@@ -369,7 +369,7 @@ fn component_value(component: &Component, registry: &Registry) -> (RegoValue, St
     });
     let mut value = RegoValue::from(object);
     if let Ok(fields) = value.as_object_mut() {
-        let mut configuration = with_selector_labels(&component.configuration).into_owned();
+        let mut configuration = crate::design::without_nulls(&with_selector_labels(&component.configuration));
         if component.kind == "RoleBinding" {
             default_subject_namespaces(&mut configuration, namespace.as_deref().unwrap_or("default"));
         }

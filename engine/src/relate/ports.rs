@@ -134,12 +134,12 @@ pub(super) fn check(inference: &Inference, designs: &[Design], sources: &Sources
 /// selector, for workloads their Pod labels and container ports. Copying
 /// whole workloads for thousands of Services cost more than the checks.
 fn slim(component: &crate::design::Component) -> Value {
-    let at = |pointer: &str| component.configuration.pointer(pointer).cloned().unwrap_or(Value::Null);
+    let at = |pointer: &str| component.configuration.pointer(pointer).map_or(Value::Null, crate::design::without_nulls);
     let ports_of = |containers: Value| -> Value {
         Value::Array(
             containers
                 .as_array()
-                .map(|list| list.iter().map(|c| json!({"ports": c.get("ports").cloned().unwrap_or(Value::Null)})).collect())
+                .map(|list| list.iter().map(|c| json!({"ports": c.get("ports").filter(|p| p.is_array()).cloned().unwrap_or_else(|| json!([]))})).collect())
                 .unwrap_or_default(),
         )
     };
