@@ -175,8 +175,9 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
     if let Some(inference) = infer(&repo.designs, &repo.config, &registry, &mut diagnostics) {
         timer.lap("relate");
         diagnostics.extend(relate::diagnostics(&inference, &repo.designs, &repo.sources));
-        graph.add_inferred(&inference);
         timer.lap("relate checks");
+        graph.add_inferred(&inference);
+        timer.lap("graph edges");
     }
     diagnostics.extend(graph.cycle_diagnostic(&repo.designs, &repo.sources));
     diagnostics.extend(check_policies(&repo, &args.policies));

@@ -70,7 +70,7 @@ fn model_commands() {
 fn help_lists_the_commands() {
     let (status, out) = run(&["--help"]);
     assert_eq!(status, 0);
-    for command in ["validate", "graph", "model"] {
+    for command in ["validate", "graph", "evaluate", "model"] {
         assert!(out.contains(command), "{out}");
     }
 }

@@ -68,6 +68,17 @@ impl Sources {
         text.get(start..start + node.span.len as usize)
     }
 
+    /// Parses the trees of `ids` in parallel, ahead of locating many
+    /// positions in them (each file is parsed once, on first use).
+    pub fn warm(&self, ids: impl Iterator<Item = SourceId>) {
+        use rayon::prelude::*;
+        let ids: std::collections::BTreeSet<SourceId> = ids.collect();
+        let ids: Vec<SourceId> = ids.into_iter().collect();
+        ids.par_iter().for_each(|&id| {
+            self.tree(id, 0);
+        });
+    }
+
     /// Document `doc` of a file as JSON, every field kept.
     pub fn document_json(&self, id: SourceId, doc: usize) -> Option<serde_json::Value> {
         self.tree(id, doc).map(Node::to_json)

@@ -205,13 +205,27 @@ pub fn infer(
     let mut seen = BTreeSet::new();
     let mut pairs = matched_all;
     pairs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    // (rule, from, to, from indices, to indices, binding component)
+    let mut found = Vec::new();
     for (r, pair) in pairs {
         let (Some(f), Some(t)) = (index(&pair[0]), index(&pair[1])) else { continue };
-        let rule = &rules[r];
         // Halves of binding relationships are joined in the policy.
-        if rule.binding.is_some() {
-            continue;
+        if rules[r].binding.is_none() {
+            found.push((r, f, t, indices(&pair[2]), indices(&pair[3]), None));
         }
+    }
+    // Binding relationships: [binding, from, to, via, from indices, to indices].
+    bound_all.sort();
+    for item in bound_all {
+        let (Some(b), Some(f), Some(t), Some(v)) = (index(&item[0]), index(&item[1]), index(&item[2]), index(&item[3])) else {
+            continue;
+        };
+        if let Some(&[first, _]) = bindings.get(b) {
+            found.push((first, f, t, indices(&item[4]), indices(&item[5]), Some(v)));
+        }
+    }
+    for (r, f, t, from_indices, to_indices, via) in found {
+        let rule = &rules[r];
         // One relationship per selector set and pair of components, even
         // when several elements make the same reference.
         if !seen.insert((rule.def, rule.set, f, t)) {
@@ -221,29 +235,9 @@ pub fn infer(
             rule: r,
             from: prepared.ends[f],
             to: prepared.ends[t],
-            from_indices: indices(&pair[2]),
-            to_indices: indices(&pair[3]),
-            via: None,
-        });
-    }
-    // Binding relationships: [binding, from, to, via, from indices, to indices].
-    bound_all.sort();
-    for item in bound_all {
-        let (Some(b), Some(f), Some(t), Some(v)) = (index(&item[0]), index(&item[1]), index(&item[2]), index(&item[3])) else {
-            continue;
-        };
-        let Some(&[first, _]) = bindings.get(b) else { continue };
-        let rule = &rules[first];
-        if !seen.insert((rule.def, rule.set, f, t)) {
-            continue;
-        }
-        relationships.push(Inferred {
-            rule: first,
-            from: prepared.ends[f],
-            to: prepared.ends[t],
-            from_indices: indices(&item[4]),
-            to_indices: indices(&item[5]),
-            via: Some(prepared.ends[v]),
+            from_indices,
+            to_indices,
+            via: via.map(|v| prepared.ends[v]),
         });
     }
     let mut unresolved = Vec::new();
@@ -691,6 +685,10 @@ pub fn diagnostics(inference: &Inference, designs: &[Design], sources: &crate::l
     };
     let unmatched: Vec<End> = inference.unresolved.iter().filter(selects_nothing).map(|u| u.at).collect();
     let ports::Found { diagnostics: mut out, other_namespace } = ports::check(inference, designs, sources, &unmatched);
+    sources.warm(inference.unresolved.iter().filter_map(|u| match u.at {
+        End::Component { design, component } => Some(designs[design].components[component].origin.source),
+        End::External(_) => None,
+    }));
     for unresolved in &inference.unresolved {
         if other_namespace.contains(&unresolved.at) && selects_nothing(&unresolved) {
             continue;

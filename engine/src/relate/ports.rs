@@ -104,6 +104,11 @@ pub(super) fn check(inference: &Inference, designs: &[Design], sources: &Sources
         }
     };
     let mut found = Found { diagnostics: Vec::new(), other_namespace: BTreeSet::new() };
+    // Locating a finding parses its file; parse them all at once.
+    sources.warm(findings.iter().filter_map(|f| {
+        let end = *objects.get(f["object"].as_u64()? as usize)?;
+        component(end).map(|(_, c)| c.origin.source)
+    }));
     for finding in findings {
         let (Some(code), Some(at), Some(message)) =
             (finding["code"].as_str(), finding["object"].as_u64(), finding["msg"].as_str())
