@@ -124,6 +124,13 @@ fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
+    // regorus reports Rego errors through anyhow, which captures a backtrace for every error when
+    // RUST_BACKTRACE is set; a policy pack probing many objects then spends most of its time
+    // walking stacks. Backtraces of weft's own panics still follow RUST_BACKTRACE.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: nothing else runs yet; no thread can read the environment concurrently.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => run_validate(args, cli.verbose),

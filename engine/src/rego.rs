@@ -50,14 +50,16 @@ impl RegoError {
 
 pub fn engine(time_limit: Duration) -> Engine {
     let mut engine = Engine::new();
-    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-        limit: time_limit,
-        check_interval: NonZeroU32::new(1000).expect("non-zero"),
-    });
+    engine.set_execution_timer_config(timer(time_limit));
     engine
         .add_extension("weft.values".into(), 3, Box::new(values))
         .expect("a fresh engine has no extensions");
     engine
+}
+
+/// The wall-clock budget of one evaluation, checked every 1000 steps.
+pub fn timer(limit: Duration) -> regorus::utils::limits::ExecutionTimerConfig {
+    regorus::utils::limits::ExecutionTimerConfig { limit, check_interval: NonZeroU32::new(1000).expect("non-zero") }
 }
 
 /// `weft.values(component, path, bound)`: see policies/README.md.

@@ -174,3 +174,39 @@ fn empty_fields_are_absent_to_policies() {
     );
     assert_eq!(status, 0);
 }
+
+/// The shipped pack runs on regorus's virtual machine; the interpreter is
+/// the reference. Both give the same diagnostics on every fixture, beside
+/// users' policies (which stay on the interpreter), broken ones and rules
+/// that fail at run time included.
+#[test]
+fn the_virtual_machine_agrees_with_the_interpreter() {
+    use weft::policy;
+    let root = repo_root();
+    let paths: Vec<_> = ["tests/fixtures/policies", "tests/fixtures/relationships", "examples"].iter().map(|p| root.join(p)).collect();
+    let repo = weft::load::load(&paths, &Default::default(), &weft::progress::Progress::hidden()).expect("loads");
+    assert!(repo.designs.iter().map(|d| d.components.len()).sum::<usize>() > 100);
+    let shipped = policy::shipped_modules();
+    assert!(policy::runs_on_machine(&shipped), "the shipped pack compiles for the virtual machine");
+    let (mut user, _) = policy::user_modules(&[root.join("tests/fixtures/policies/user-repo/policy")]);
+    assert!(!user.is_empty());
+    user.push(policy::Module {
+        display: "rules/failing.rego".into(),
+        text: "package main.failing\n\nimport rego.v1\n\ndeny contains msg if {\n\tmsg := sprintf(\"%v\", [count(input.metadata) / 0])\n}\n".into(),
+        shipped: false,
+    });
+    for modules in [shipped.clone(), [shipped, user.clone()].concat()] {
+        let run = |machine: bool| {
+            let options = policy::Options { machine, ..Default::default() };
+            let found = policy::check(&repo.designs, &repo.sources, &modules, &options);
+            let mut found: Vec<String> = found.iter().map(|d| format!("{d:?}")).collect();
+            found.sort();
+            found
+        };
+        let (on_machine, interpreted) = (run(true), run(false));
+        assert!(on_machine.len() > 50, "{on_machine:#?}");
+        let differ: Vec<_> = on_machine.iter().zip(&interpreted).filter(|(a, b)| a != b).take(3).collect();
+        assert!(on_machine.len() == interpreted.len() && differ.is_empty(), "{} vs {}: {differ:#?}", on_machine.len(), interpreted.len());
+    }
+    assert!(format!("{:?}", policy::check(&repo.designs, &repo.sources, &user, &Default::default())).contains("divide by zero"));
+}
