@@ -163,8 +163,11 @@ pub fn infer(
 
     // The rules split into shards evaluated in parallel, one interpreter
     // each. Rules of one check group stay together: a reference is
-    // unresolved only if no rule of its group matched it.
-    let shards = shards(&rules, &tables, rayon::current_num_threads().clamp(1, 8));
+    // unresolved only if no rule of its group matched it. Probe counts
+    // predict a shard's cost poorly (one heavy group took twice as long as
+    // the rest with one shard per thread), so there are four shards per
+    // thread and rayon's work stealing evens them out.
+    let shards = shards(&rules, &tables, (rayon::current_num_threads() * 4).clamp(1, 16));
     let results: Vec<Result<RegoValue, Diagnostic>> = {
         use rayon::prelude::*;
         shards
