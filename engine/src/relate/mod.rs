@@ -117,24 +117,12 @@ pub fn infer(
     registry: &Registry,
     options: &Options,
 ) -> Result<Inference, Diagnostic> {
-    let mut prepared = Prepared::default();
-    // Converting configurations is most of the preparation; it is per
-    // component, so it runs in parallel.
     use rayon::prelude::*;
-    let converted: Vec<(RegoValue, String, (usize, usize))> = members
-        .par_iter()
-        .filter(|&&(d, c)| !designs[d].components[c].is_annotation)
-        .map(|&(d, c)| {
-            let (value, model) = component_value(&designs[d].components[c], registry);
-            (value, model, (d, c))
-        })
-        .collect();
-    for (value, model, (d, c)) in converted {
-        prepared.push(value, &designs[d].components[c].kind, model, End::Component { design: d, component: c });
-    }
-    for (i, object) in options.external.iter().enumerate() {
-        prepared.add_external(object, registry, i);
-    }
+    let present: Vec<(usize, usize)> =
+        members.iter().copied().filter(|&(d, c)| !designs[d].components[c].is_annotation).collect();
+    let mut models: BTreeSet<String> =
+        present.par_iter().map(|&(d, c)| model_of(&designs[d].components[c], registry)).filter(|m| !m.is_empty()).collect();
+    models.extend(options.external.iter().map(|o| external_model(o, registry)).filter(|m| !m.is_empty()));
 
     let disabled: BTreeSet<&str> = members
         .iter()
@@ -146,11 +134,31 @@ pub fn infer(
     let in_scope: Vec<Definition> = definitions
         .iter()
         .filter(|def| def.status != "ignored" && def.status != "deleted")
-        .filter(|def| def.model.is_empty() || prepared.models.contains(&def.model))
+        .filter(|def| def.model.is_empty() || models.contains(&def.model))
         .filter(|def| !disabled.contains(def.family().as_str()))
         .cloned()
         .collect();
     let rules::Flattened { rules, sources, bindings } = rules::flatten(&in_scope);
+
+    // Only the fields some rule reads reach Rego: a Deployment's probes,
+    // resources and environment are most of its size and no relationship
+    // looks at them. Converting configurations is most of the preparation;
+    // it is per component, so it runs in parallel.
+    let read = FieldTree::of_rules(&rules);
+    let mut prepared = Prepared::default();
+    let converted: Vec<(RegoValue, String, (usize, usize))> = present
+        .par_iter()
+        .map(|&(d, c)| {
+            let (value, model) = component_value(&designs[d].components[c], registry, Some(&read));
+            (value, model, (d, c))
+        })
+        .collect();
+    for (value, model, (d, c)) in converted {
+        prepared.push(value, &designs[d].components[c].kind, model, End::Component { design: d, component: c });
+    }
+    for (i, object) in options.external.iter().enumerate() {
+        prepared.add_external(object, registry, i);
+    }
 
     let fail = |e: anyhow::Error| {
         let e = RegoError::parse(&e);
@@ -300,7 +308,7 @@ pub fn naive_matches(
 ) -> Result<(Vec<NaiveMatch>, Duration), String> {
     let mut prepared = Prepared::default();
     for &(d, c) in members {
-        let (value, model) = component_value(&designs[d].components[c], registry);
+        let (value, model) = component_value(&designs[d].components[c], registry, None);
         prepared.push(value, &designs[d].components[c].kind, model, End::Component { design: d, component: c });
     }
     let in_scope: Vec<Definition> =
@@ -345,7 +353,90 @@ fn indices(value: &RegoValue) -> Vec<usize> {
     }
 }
 
-fn component_value(component: &Component, registry: &Registry) -> (RegoValue, String) {
+fn model_of(component: &Component, registry: &Registry) -> String {
+    component.model.clone().or_else(|| registry.lookup(&component.api_version, &component.kind).map(|d| d.model.clone())).unwrap_or_default()
+}
+
+fn external_model(object: &ExternalObject, registry: &Registry) -> String {
+    registry.lookup("", &object.kind).map(|d| d.model.clone()).unwrap_or_default()
+}
+
+/// The configuration fields rules read, as a tree of path segments (`_`:
+/// every element of an array). A path that ends at a field keeps the
+/// field's whole value.
+#[derive(Default)]
+struct FieldTree {
+    whole: bool,
+    children: HashMap<String, FieldTree>,
+}
+
+impl FieldTree {
+    fn of_rules(rules: &[Rule]) -> FieldTree {
+        let mut tree = FieldTree::default();
+        for rule in rules {
+            for r in rule.refs.iter().chain(&rule.verify) {
+                tree.add(&r.from);
+                tree.add(&r.to);
+            }
+            if let Some(check) = &rule.check {
+                for condition in check.when.iter().chain(&check.unless) {
+                    tree.add(&condition.path);
+                }
+            }
+        }
+        tree
+    }
+
+    /// Adds a component path; only its part under `configuration` matters,
+    /// the other fields of a component value are always there.
+    fn add(&mut self, path: &[String]) {
+        let Some(("configuration", rest)) = path.split_first().map(|(first, rest)| (first.as_str(), rest)) else { return };
+        let mut node = self;
+        for segment in rest {
+            if node.whole {
+                return;
+            }
+            node = node.children.entry(segment.clone()).or_default();
+        }
+        node.whole = true;
+        node.children.clear();
+    }
+
+    /// The parts of `value` this tree reaches, without nulls (regorus
+    /// errors on iterating null; policies read a missing field and a null
+    /// one alike).
+    fn keep(&self, value: &Value) -> Option<Value> {
+        if self.whole {
+            return Some(crate::design::without_nulls(value));
+        }
+        match value {
+            Value::Object(map) => Some(Value::Object(
+                self.children.iter().filter_map(|(key, sub)| Some((key.clone(), sub.keep(map.get(key)?)?))).collect(),
+            )),
+            Value::Array(items) => {
+                let every = self.children.get("_");
+                Some(Value::Array(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| {
+                            // Indices stay where they were; an element no
+                            // path reaches becomes an empty placeholder.
+                            let sub = match (every, self.children.get(&i.to_string())) {
+                                (Some(_), Some(_)) => return crate::design::without_nulls(item),
+                                (every, one) => every.or(one),
+                            };
+                            sub.and_then(|sub| sub.keep(item)).unwrap_or(Value::Null)
+                        })
+                        .collect(),
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn component_value(component: &Component, registry: &Registry, read: Option<&FieldTree>) -> (RegoValue, String) {
     let def = registry.lookup(&component.api_version, &component.kind);
     let model = component.model.clone().or_else(|| def.as_ref().map(|d| d.model.clone())).unwrap_or_default();
     let namespaced = def.as_ref().map_or(component.namespace.is_some(), |d| d.namespaced);
@@ -366,7 +457,11 @@ fn component_value(component: &Component, registry: &Registry) -> (RegoValue, St
     });
     let mut value = RegoValue::from(object);
     if let Ok(fields) = value.as_object_mut() {
-        let mut configuration = crate::design::without_nulls(&with_selector_labels(&component.configuration));
+        let labelled = with_selector_labels(&component.configuration);
+        let mut configuration = match read {
+            Some(tree) => tree.keep(&labelled).unwrap_or_else(|| json!({})),
+            None => crate::design::without_nulls(&labelled),
+        };
         if component.kind == "RoleBinding" {
             default_subject_namespaces(&mut configuration, namespace.as_deref().unwrap_or("default"));
         }
