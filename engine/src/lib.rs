@@ -17,6 +17,10 @@ pub mod rego;
 pub mod relate;
 pub mod policy;
 pub mod evaluate;
+pub mod render;
+pub mod cluster;
+pub mod plan;
+pub mod reconcile;
 
 // Rego evaluation allocates a small value for nearly every step; glibc's
 // allocator spent a third of a large run in malloc and free. Set here, not

@@ -33,6 +33,12 @@ enum Command {
     Graph(GraphArgs),
     /// Evaluate one design's relationships as Meshery does: the design with inferred relationships, inventory additions and patches applied, and the actions that got it there.
     Evaluate(EvaluateArgs),
+    /// Show what applying the designs would change on a cluster (server-side apply dry-run, secrets masked).
+    Plan(PlanArgs),
+    /// Apply the designs to a cluster: server-side apply in dependency order, optional prune and health wait.
+    Apply(ApplyArgs),
+    /// Delete everything weft applied for these designs from a cluster, dependents first.
+    Delete(DeleteArgs),
     /// Inspect and grow the model registry.
     Model {
         #[command(subcommand)]
@@ -119,6 +125,115 @@ struct EvaluateArgs {
     output: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct ClusterArgs {
+    /// The kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the in-cluster config).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: the current one).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+    /// Name of the inventory (an ApplySet) recording what weft applied (default: weft.yaml `name`, else the repo folder's name).
+    #[arg(long, value_name = "NAME")]
+    inventory: Option<String>,
+    /// Namespace of the inventory's parent ConfigMap.
+    #[arg(long, value_name = "NS", default_value = "default")]
+    inventory_namespace: String,
+}
+
+#[derive(Args)]
+struct PruneArgs {
+    /// Delete objects in weft's inventory that are no longer in the designs.
+    #[arg(long)]
+    prune: bool,
+    /// Also prune Namespaces, PersistentVolumeClaims, PersistentVolumes and CRDs.
+    #[arg(long)]
+    prune_protected: bool,
+    /// Most deletions in one run; more stops the prune altogether.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_deletes: usize,
+    /// Prune even when the designs hold no objects at all.
+    #[arg(long)]
+    allow_empty: bool,
+    /// Take ownership of fields other field managers own.
+    #[arg(long)]
+    force_conflicts: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    prune: PruneArgs,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    format: PlanFormat,
+    /// Exit 0 when nothing would change, 2 when something would, 1 on errors.
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+#[derive(Args)]
+struct ApplyArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    prune: PruneArgs,
+    /// Objects applied at once (independent objects only).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    concurrency: usize,
+    /// Wait until each object is ready (rollouts complete, claims bound, ...) before its dependents start.
+    #[arg(long)]
+    wait: bool,
+    /// How long to wait for one object (with a unit: 90s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+    /// `json` prints the plan and the result of every step.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+}
+
+#[derive(Args)]
+struct DeleteArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Also delete Namespaces, PersistentVolumeClaims, PersistentVolumes and CRDs.
+    #[arg(long)]
+    prune_protected: bool,
+    /// Most deletions in one run.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_deletes: usize,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration (90s, 5m, 1h)"))?;
+    let seconds = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (ms, s, m, h)")),
+    };
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     load::config::parse_size(text).ok_or_else(|| format!("`{text}` is not a size (bytes, or e.g. 16MiB)"))
 }
@@ -136,6 +251,9 @@ fn main() -> ExitCode {
         Command::Validate(args) => run_validate(args, cli.verbose),
         Command::Graph(args) => run_graph(args, cli.verbose),
         Command::Evaluate(args) => run_evaluate(args, cli.verbose),
+        Command::Plan(args) => run_plan(args, cli.verbose),
+        Command::Apply(args) => run_apply(args, cli.verbose),
+        Command::Delete(args) => run_delete(args, cli.verbose),
         Command::Model { command, models, json } => weft::model::cli::run(&command, &model_dirs(&models.dirs, &[]), json),
     };
     match result {
@@ -293,6 +411,176 @@ fn run_evaluate(args: EvaluateArgs, verbose: bool) -> Result<ExitCode, String> {
         None => print(&text)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What plan, apply and delete start from: the validated designs rendered
+/// as objects, and their dependencies.
+struct Prepared {
+    desired: Vec<weft::render::Desired>,
+    dependencies: Vec<Vec<usize>>,
+    inventory: weft::render::Inventory,
+}
+
+/// Loads and validates the input; errors stop here, before any cluster
+/// access, and are reported like `weft validate` reports them.
+fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &Progress) -> Result<Result<Prepared, ExitCode>, String> {
+    let Loaded { mut repo, registry_dirs } = load_input(input, progress)?;
+    let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
+    let (_, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
+    let mut diagnostics = std::mem::take(&mut repo.diagnostics);
+    diagnostics.extend(graph_diagnostics);
+    diagnostics.extend(validate::validate(&repo.designs, &repo.sources, &registry, validate::Options { allow_unknown: false }, progress));
+    let inference = infer(&repo.designs, &repo.config, &registry, &mut diagnostics);
+    tidy(&mut diagnostics, verbose);
+    // Only errors that make an object unappliable stop the run; dangling
+    // references and best-practice findings are `weft validate`'s to report.
+    diagnostics.retain(|d| d.is_error());
+    if !diagnostics.is_empty() {
+        let report = Report { files: repo.files, designs: Vec::new(), diagnostics };
+        eprint!("{}", report::render(&report, OutputFormat::Text, &repo.sources, use_color(&std::io::stderr())));
+        eprintln!("weft: not planning: the designs have errors");
+        return Ok(Err(ExitCode::from(1)));
+    }
+    let name = cluster.inventory.clone().or_else(|| repo.config.name.clone()).unwrap_or_else(|| {
+        std::fs::canonicalize(&repo.root).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "default".into())
+    });
+    let inventory = weft::render::Inventory::new(&name, &cluster.inventory_namespace);
+    let desired = weft::render::render(&repo.designs, &registry, &inventory);
+    let dependencies = weft::reconcile::dependencies(&desired, inference.as_ref());
+    Ok(Ok(Prepared { desired, dependencies, inventory }))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn plan_options(prune: &PruneArgs, concurrency: usize) -> weft::plan::Options {
+    weft::plan::Options {
+        force_conflicts: prune.force_conflicts,
+        prune: prune.prune,
+        prune_protected: prune.prune_protected,
+        max_deletes: prune.max_deletes,
+        allow_empty: prune.allow_empty,
+        concurrency,
+    }
+}
+
+fn run_plan(args: PlanArgs, verbose: bool) -> Result<ExitCode, String> {
+    let progress = Progress::on_terminal();
+    let prepared = match prepare(&args.input, &args.cluster, verbose, &progress)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let options = plan_options(&args.prune, 8);
+    let plan = runtime()?.block_on(async {
+        let target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
+        weft::plan::plan(&target, &prepared.desired, &prepared.inventory, &options).await
+    })?;
+    progress.finish();
+    let plans = [plan];
+    print(&match args.format {
+        PlanFormat::Text => weft::plan::render_text(&plans, use_color(&std::io::stdout())),
+        PlanFormat::Json => weft::plan::render_json(&plans),
+        PlanFormat::Markdown => weft::plan::render_markdown(&plans),
+    })?;
+    let errors = plans.iter().any(|p| p.summary().error > 0);
+    let changes = plans.iter().any(|p| p.has_changes());
+    Ok(match (errors, args.detailed_exitcode && changes) {
+        (true, _) => ExitCode::from(1),
+        (false, true) => ExitCode::from(2),
+        (false, false) => ExitCode::SUCCESS,
+    })
+}
+
+fn run_apply(args: ApplyArgs, verbose: bool) -> Result<ExitCode, String> {
+    let progress = Progress::on_terminal();
+    let prepared = match prepare(&args.input, &args.cluster, verbose, &progress)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let options = plan_options(&args.prune, args.concurrency);
+    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait: args.wait, timeout: args.timeout };
+    let (plan, report) = runtime()?.block_on(async {
+        let mut target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
+        let plan = weft::plan::plan(&target, &prepared.desired, &prepared.inventory, &options).await?;
+        let report = weft::reconcile::apply(&mut target, &plan, &prepared.desired, &prepared.dependencies, &reconcile, &progress).await;
+        Ok::<_, String>((plan, report))
+    })?;
+    print_apply(&plan, &report, args.format)?;
+    Ok(if report.failed() || plan.summary().error > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn run_delete(args: DeleteArgs, verbose: bool) -> Result<ExitCode, String> {
+    let progress = Progress::on_terminal();
+    let prepared = match prepare(&args.input, &args.cluster, verbose, &progress)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let options = weft::plan::Options {
+        prune: true,
+        prune_protected: args.prune_protected,
+        max_deletes: args.max_deletes,
+        allow_empty: true,
+        ..Default::default()
+    };
+    let reconcile = weft::reconcile::Options { concurrency: 8, force_conflicts: false, wait: false, timeout: std::time::Duration::from_secs(300) };
+    let (plan, report) = runtime()?.block_on(async {
+        let mut target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
+        // Nothing desired: every member of the inventory is an orphan.
+        let plan = weft::plan::plan(&target, &[], &prepared.inventory, &options).await?;
+        let report = weft::reconcile::apply(&mut target, &plan, &[], &[], &reconcile, &progress).await;
+        Ok::<_, String>((plan, report))
+    })?;
+    print_apply(&plan, &report, args.format)?;
+    Ok(if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn print_apply(plan: &weft::plan::Plan, report: &weft::reconcile::Report, format: OutputFormat) -> Result<(), String> {
+    use weft::reconcile::Outcome;
+    match format {
+        OutputFormat::Json => {
+            let plans = std::slice::from_ref(plan);
+            let value = serde_json::json!({
+                "plan": serde_json::from_str::<serde_json::Value>(&weft::plan::render_json(plans)).unwrap_or_default(),
+                "result": report,
+            });
+            print(&(serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"))
+        }
+        _ => {
+            let color = use_color(&std::io::stdout());
+            let mut out = String::new();
+            for s in report.steps.iter().filter(|s| !matches!(s.outcome, Outcome::Unchanged)) {
+                let at = s.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
+                let word = format!("{:?}", s.outcome).to_lowercase();
+                let word = if color {
+                    let code = match s.outcome {
+                        Outcome::Applied => "32",
+                        Outcome::Deleted => "31",
+                        Outcome::Failed | Outcome::Skipped => "1;31",
+                        _ => "2",
+                    };
+                    format!("\x1b[{code}m{word}\x1b[0m")
+                } else {
+                    word
+                };
+                out.push_str(&format!("{word} {} {at}{}", s.kind, s.name));
+                if !s.message.is_empty() {
+                    out.push_str(&format!(": {}", s.message));
+                }
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "{}: {} applied, {} deleted, {} unchanged, {} failed, {} skipped\n",
+                if report.context.is_empty() { "apply" } else { &report.context },
+                report.count(Outcome::Applied),
+                report.count(Outcome::Deleted),
+                report.count(Outcome::Unchanged),
+                report.count(Outcome::Failed),
+                report.count(Outcome::Skipped),
+            ));
+            print(&out)
+        }
+    }
 }
 
 /// Infers relationships across the whole repository: a ConfigMap in one

@@ -10,6 +10,9 @@ pub const FILE_NAME: &str = "weft.yaml";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
+    /// Name of the inventory weft keeps on each cluster (default: the repo folder's name).
+    #[serde(default)]
+    pub name: Option<String>,
     /// Paths (relative to the repo root) that hold designs; all of the repo when empty.
     #[serde(default)]
     pub paths: Vec<String>,

@@ -1,0 +1,663 @@
+//! Stage 6b: what applying the desired objects would change on one
+//! cluster.
+//!
+//! Live objects are read with one LIST per kind and namespace (and one
+//! label-selected LIST per kind for the inventory), never one GET per
+//! object. An object whose applied hash is unchanged and whose live fields
+//! still hold every desired value is unchanged without a request of its
+//! own; any other object is diffed by a server-side apply dry-run with
+//! weft's field manager, so server defaults and fields written by
+//! controllers never show as changes: only what the apply would write does.
+
+use crate::cluster::{Served, Target};
+use crate::render::{self, Desired, Inventory};
+use futures::{StreamExt, TryStreamExt, stream};
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+/// weft's field manager in server-side apply.
+pub const FIELD_MANAGER: &str = "weft";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+    Delete,
+    /// Its kind is served only once an earlier step of this plan (a CRD)
+    /// has been applied.
+    Deferred,
+    /// Would be pruned, but a protection keeps it (see `reason`).
+    Retain,
+    /// Cannot be planned (an unknown kind, a rejected dry-run).
+    Error,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    pub action: Action,
+    pub kind: String,
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Unified diff of the normalised, masked objects (live → desired).
+    pub diff: String,
+    pub reason: String,
+    /// Index into the desired objects (absent for deletions).
+    #[serde(skip)]
+    pub desired: Option<usize>,
+    /// Another field manager owns a field this apply changes.
+    #[serde(skip)]
+    pub conflict: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub context: String,
+    pub inventory: Inventory,
+    pub changes: Vec<Change>,
+    /// Kinds the inventory listed before this plan (for the parent update).
+    #[serde(skip)]
+    pub previous_group_kinds: BTreeSet<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub unchanged: usize,
+    pub delete: usize,
+    pub deferred: usize,
+    pub retain: usize,
+    pub error: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            *match c.action {
+                Action::Create => &mut s.create,
+                Action::Update => &mut s.update,
+                Action::Unchanged => &mut s.unchanged,
+                Action::Delete => &mut s.delete,
+                Action::Deferred => &mut s.deferred,
+                Action::Retain => &mut s.retain,
+                Action::Error => &mut s.error,
+            } += 1;
+        }
+        s
+    }
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| matches!(c.action, Action::Create | Action::Update | Action::Delete | Action::Deferred))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub force_conflicts: bool,
+    pub prune: bool,
+    pub prune_protected: bool,
+    pub max_deletes: usize,
+    /// Prune even when nothing is desired (an empty commit would otherwise
+    /// empty the cluster).
+    pub allow_empty: bool,
+    pub concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { force_conflicts: false, prune: false, prune_protected: false, max_deletes: 10, allow_empty: false, concurrency: 8 }
+    }
+}
+
+/// Kinds whose deletion loses data or takes much else with it.
+pub const PROTECTED_KINDS: &[&str] = &["Namespace", "PersistentVolumeClaim", "PersistentVolume", "CustomResourceDefinition"];
+
+/// A live object weft manages that is no longer desired.
+#[derive(Clone, Debug)]
+pub struct Orphan {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Computes the plan of `desired` against `target`.
+pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Plan, String> {
+    let previous_group_kinds = inventory_group_kinds(target, inventory).await?;
+
+    // Resolve every desired kind; a kind a CRD of this plan defines is deferred.
+    let defined_by_plan: BTreeMap<(String, String), String> = desired
+        .iter()
+        .filter(|d| d.kind == "CustomResourceDefinition")
+        .filter_map(|d| {
+            let group = d.object.pointer("/spec/group")?.as_str()?.to_owned();
+            let kind = d.object.pointer("/spec/names/kind")?.as_str()?.to_owned();
+            Some(((group, kind), d.name.clone()))
+        })
+        .collect();
+    let mut changes: Vec<Option<Change>> = vec![None; desired.len()];
+    let mut served: Vec<Option<Served>> = vec![None; desired.len()];
+    for (i, d) in desired.iter().enumerate() {
+        match target.resolve(&d.api_version, &d.kind) {
+            Some(s) => served[i] = Some(s),
+            None => {
+                let (action, reason) = match defined_by_plan.get(&(d.group.clone(), d.kind.clone())) {
+                    Some(crd) => (Action::Deferred, format!("served once CustomResourceDefinition {crd} of this plan is established")),
+                    None => (Action::Error, format!("the cluster does not serve {} {}", d.api_version, d.kind)),
+                };
+                changes[i] = Some(change(d, i, action, diff_text(None, Some(&d.object)), reason));
+            }
+        }
+    }
+
+    // Live state: the inventory's members (label-selected, every namespace),
+    // then one LIST per kind and namespace for desired objects not found
+    // among them (first apply, adoption of objects made by others).
+    let mut group_kinds: BTreeMap<String, Served> = BTreeMap::new();
+    for (i, d) in desired.iter().enumerate() {
+        if let Some(s) = &served[i] {
+            group_kinds.entry(d.group_kind()).or_insert_with(|| s.clone());
+        }
+    }
+    for gk in &previous_group_kinds {
+        if group_kinds.contains_key(gk) {
+            continue;
+        }
+        let (kind, group) = gk.split_once('.').unwrap_or((gk.as_str(), ""));
+        if let Some(s) = resolve_group_kind(target, group, kind) {
+            group_kinds.insert(gk.clone(), s);
+        }
+    }
+    let selector = format!("{}={}", render::PART_OF_LABEL, inventory.id);
+    let managed_lists: Vec<Vec<DynamicObject>> = stream::iter(group_kinds.values().cloned())
+        .map(|s| {
+            let api = target.api(&Served { namespaced: false, ..s }, None);
+            let params = ListParams::default().labels(&selector);
+            async move { list_all(&api, params).await }
+        })
+        .buffered(options.concurrency.max(1))
+        .try_collect()
+        .await?;
+    let mut live: HashMap<(String, String, Option<String>, String), DynamicObject> = HashMap::new();
+    for object in managed_lists.into_iter().flatten() {
+        live.insert(identity(&object), object);
+    }
+    let mut missing: BTreeMap<(String, Option<String>), Served> = BTreeMap::new();
+    for (i, d) in desired.iter().enumerate() {
+        let Some(s) = &served[i] else { continue };
+        let namespace = if s.namespaced { d.namespace.clone() } else { None };
+        if !live.contains_key(&(d.group.clone(), d.kind.clone(), namespace.clone(), d.name.clone())) {
+            missing.entry((d.group_kind(), namespace)).or_insert_with(|| s.clone());
+        }
+    }
+    let other_lists: Vec<Vec<DynamicObject>> = stream::iter(missing.into_iter())
+        .map(|((_, namespace), s)| {
+            let api = target.api(&s, namespace.as_deref());
+            async move { list_all(&api, ListParams::default()).await }
+        })
+        .buffered(options.concurrency.max(1))
+        .try_collect()
+        .await?;
+    for object in other_lists.into_iter().flatten() {
+        live.entry(identity(&object)).or_insert(object);
+    }
+
+    // Decide each object; dry-runs only where the cheap checks cannot.
+    let mut dry_runs = Vec::new();
+    let mut desired_keys = BTreeSet::new();
+    for (i, d) in desired.iter().enumerate() {
+        let Some(s) = &served[i] else { continue };
+        let namespace = if s.namespaced { d.namespace.clone() } else { None };
+        let key = (d.group.clone(), d.kind.clone(), namespace, d.name.clone());
+        desired_keys.insert(key.clone());
+        match live.get(&key) {
+            None => changes[i] = Some(change(d, i, Action::Create, diff_text(None, Some(&d.object)), String::new())),
+            Some(object) => {
+                let live_value = serde_json::to_value(object).unwrap_or(Value::Null);
+                let hash = live_value.pointer("/metadata/annotations").and_then(|a| a.get(render::HASH_ANNOTATION)).and_then(Value::as_str);
+                if hash == Some(d.hash.as_str()) && holds(&d.object, &live_value) {
+                    changes[i] = Some(change(d, i, Action::Unchanged, String::new(), String::new()));
+                } else {
+                    dry_runs.push((i, s.clone(), live_value));
+                }
+            }
+        }
+    }
+    let force = options.force_conflicts;
+    let decided: Vec<(usize, Change)> = stream::iter(dry_runs)
+        .map(|(i, s, live_value)| {
+            let d = &desired[i];
+            let api = target.api(&s, d.namespace.as_deref());
+            async move {
+                let outcome = dry_run_apply(&api, d, force).await;
+                (i, decide(d, i, &live_value, outcome, &api).await)
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    for (i, c) in decided {
+        changes[i] = Some(c);
+    }
+    let mut changes: Vec<Change> = changes.into_iter().flatten().collect();
+
+    // Prune: members of the inventory that are no longer desired.
+    let mut orphans: Vec<Orphan> = live
+        .iter()
+        .filter(|(key, object)| !desired_keys.contains(*key) && is_member(object, inventory))
+        .map(|(_, object)| Orphan {
+            api_version: object.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_default(),
+            kind: object.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default(),
+            namespace: object.metadata.namespace.clone(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            annotations: object.metadata.annotations.clone().unwrap_or_default(),
+        })
+        .collect();
+    orphans.sort_by(|a, b| (deletion_rank(&a.kind), &a.namespace, &a.name).cmp(&(deletion_rank(&b.kind), &b.namespace, &b.name)));
+    changes.extend(prune_changes(&orphans, desired.is_empty(), options));
+    Ok(Plan { context: target.context.clone(), inventory: inventory.clone(), changes, previous_group_kinds })
+}
+
+/// Deletions in reverse dependency order: what uses others goes first,
+/// namespaces and CRDs last.
+pub fn deletion_rank(kind: &str) -> u8 {
+    match kind {
+        "CustomResourceDefinition" => 9,
+        "Namespace" => 8,
+        "PersistentVolume" | "StorageClass" => 7,
+        "ClusterRole" | "Role" | "ServiceAccount" => 6,
+        "ConfigMap" | "Secret" | "PersistentVolumeClaim" => 5,
+        _ => 0,
+    }
+}
+
+fn prune_changes(
+    orphans: &[Orphan],
+    nothing_desired: bool,
+    options: &Options,
+) -> Vec<Change> {
+    let allowed: Vec<(bool, String)> = orphans
+        .iter()
+        .map(|o| {
+            if o.annotations.get(render::PRUNE_ANNOTATION).is_some_and(|v| v == "disabled") {
+                (false, format!("annotated {}: disabled", render::PRUNE_ANNOTATION))
+            } else if PROTECTED_KINDS.contains(&o.kind.as_str())
+                && !options.prune_protected
+                && !o.annotations.get(render::PRUNE_ANNOTATION).is_some_and(|v| v == "enabled")
+            {
+                (false, format!("{} is protected: pass --prune-protected or annotate {}: enabled", o.kind, render::PRUNE_ANNOTATION))
+            } else if !options.prune {
+                (false, "no longer in the designs; pass --prune to delete".to_owned())
+            } else if nothing_desired && !options.allow_empty {
+                (false, "nothing is desired: an empty set never prunes without --allow-empty".to_owned())
+            } else {
+                (true, "no longer in the designs".to_owned())
+            }
+        })
+        .collect();
+    let deleting = allowed.iter().filter(|(ok, _)| *ok).count();
+    let over_cap = deleting > options.max_deletes;
+    orphans
+        .iter()
+        .zip(allowed)
+        .map(|(o, (ok, reason))| {
+            let (action, reason) = if ok && over_cap {
+                (Action::Retain, format!("{deleting} deletions exceed --max-deletes {}; nothing is pruned", options.max_deletes))
+            } else if ok {
+                (Action::Delete, reason)
+            } else {
+                (Action::Retain, reason)
+            };
+            Change {
+                action,
+                kind: o.kind.clone(),
+                api_version: o.api_version.clone(),
+                namespace: o.namespace.clone(),
+                name: o.name.clone(),
+                diff: String::new(),
+                reason,
+                desired: None,
+                conflict: false,
+            }
+        })
+        .collect()
+}
+
+fn is_member(object: &DynamicObject, inventory: &Inventory) -> bool {
+    object.metadata.labels.as_ref().and_then(|l| l.get(render::PART_OF_LABEL)).is_some_and(|id| *id == inventory.id)
+}
+
+fn identity(object: &DynamicObject) -> (String, String, Option<String>, String) {
+    let (api_version, kind) = object.types.as_ref().map(|t| (t.api_version.as_str(), t.kind.as_str())).unwrap_or_default();
+    (
+        crate::cluster::split_api_version(api_version).0.to_owned(),
+        kind.to_owned(),
+        object.metadata.namespace.clone(),
+        object.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+fn resolve_group_kind(target: &Target, group: &str, kind: &str) -> Option<Served> {
+    // Any version does for listing; the server returns objects in the
+    // preferred one.
+    target.resolve_kind(group, kind)
+}
+
+fn change(d: &Desired, index: usize, action: Action, diff: String, reason: String) -> Change {
+    Change {
+        action,
+        kind: d.kind.clone(),
+        api_version: d.api_version.clone(),
+        namespace: d.namespace.clone(),
+        name: d.name.clone(),
+        diff,
+        reason,
+        desired: Some(index),
+        conflict: false,
+    }
+}
+
+async fn dry_run_apply(api: &kube::Api<DynamicObject>, d: &Desired, force: bool) -> Result<Value, kube::Error> {
+    let mut params = PatchParams::apply(FIELD_MANAGER).dry_run();
+    if force {
+        params = params.force();
+    }
+    let patch = Patch::Apply(&d.object);
+    let result = with_retry(|| api.patch(&d.name, &params, &patch)).await?;
+    Ok(serde_json::to_value(result).unwrap_or(Value::Null))
+}
+
+async fn decide(d: &Desired, i: usize, live: &Value, outcome: Result<Value, kube::Error>, api: &kube::Api<DynamicObject>) -> Change {
+    match outcome {
+        Ok(after) => {
+            let diff = diff_text(Some(live), Some(&after));
+            if diff.is_empty() {
+                change(d, i, Action::Unchanged, String::new(), String::new())
+            } else {
+                change(d, i, Action::Update, diff, String::new())
+            }
+        }
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            // Show what taking ownership would change.
+            let forced = dry_run_apply(api, d, true).await;
+            let diff = forced.map(|after| diff_text(Some(live), Some(&after))).unwrap_or_default();
+            let mut c = change(d, i, Action::Update, diff, format!("{}; --force-conflicts takes ownership", status.message));
+            c.conflict = true;
+            c
+        }
+        Err(e) => change(d, i, Action::Error, String::new(), format!("dry-run rejected: {}", error_text(&e))),
+    }
+}
+
+pub fn error_text(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+        other => other.to_string(),
+    }
+}
+
+/// Whether a failed request is worth repeating: throttling, server errors
+/// and broken connections. Client errors are answers.
+pub fn is_transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(status) => status.code == 429 || status.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// Runs `call` again after transient failures, with exponential backoff
+/// (50 ms doubling, five attempts).
+pub async fn with_retry<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut delay = Duration::from_millis(50);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if attempt < 5 && is_transient(&e) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn list_all(api: &kube::Api<DynamicObject>, params: ListParams) -> Result<Vec<DynamicObject>, String> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut p = params.clone().limit(500);
+        if let Some(t) = &token {
+            p = p.continue_token(t);
+        }
+        let page = with_retry(|| api.list(&p)).await.map_err(|e| format!("cannot list {}: {}", api.resource_url(), error_text(&e)))?;
+        token = page.metadata.continue_.clone().filter(|t| !t.is_empty());
+        out.extend(page.items);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+async fn inventory_group_kinds(target: &Target, inventory: &Inventory) -> Result<BTreeSet<String>, String> {
+    let Some(served) = target.resolve("v1", "ConfigMap") else { return Ok(BTreeSet::new()) };
+    let api = target.api(&served, Some(&inventory.namespace));
+    match with_retry(|| api.get_opt(&inventory.name)).await {
+        Ok(Some(parent)) => Ok(parent
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(render::APPLYSET_GROUP_KINDS))
+            .map(|list| list.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()),
+        Ok(None) => Ok(BTreeSet::new()),
+        Err(e) => Err(format!("cannot read inventory {}/{}: {}", inventory.namespace, inventory.name, error_text(&e))),
+    }
+}
+
+/// Whether every value of `desired` is present and equal in `live`
+/// (metadata the server owns aside). Lists must match item by item.
+pub fn holds(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(want), Value::Object(have)) => want.iter().all(|(k, v)| match have.get(k) {
+            Some(h) => holds(v, h),
+            None => v.is_null() || v.as_object().is_some_and(|o| o.is_empty()) || v.as_array().is_some_and(|a| a.is_empty()),
+        }),
+        (Value::Array(want), Value::Array(have)) => want.len() == have.len() && want.iter().zip(have).all(|(w, h)| holds(w, h)),
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (a, b) => a == b,
+    }
+}
+
+/// The object as a diff shows it: without what the server owns, and with
+/// Secret values replaced by their hashes.
+pub fn normalise(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+        if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+            for key in ["managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"] {
+                metadata.remove(key);
+            }
+            if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
+                annotations.remove(render::HASH_ANNOTATION);
+                if annotations.is_empty() {
+                    metadata.remove("annotations");
+                }
+            }
+        }
+    }
+    mask_secret(&mut object);
+    object
+}
+
+/// Last-applied copies of an object hold its Secret values in clear.
+const COPY_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+
+/// Replaces a Secret's values (`data`, `stringData`) and any annotation
+/// that copies them by `sha256:…` of the value, so a diff shows that a
+/// value changed and never what it is.
+pub fn mask_secret(object: &mut Value) {
+    if object.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return;
+    }
+    let mut secrets: Vec<String> = Vec::new();
+    for field in ["data", "stringData"] {
+        if let Some(Value::Object(values)) = object.get_mut(field) {
+            for value in values.values_mut() {
+                let text = match &*value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                if text.len() >= 4 {
+                    secrets.push(text.clone());
+                    if let Ok(decoded) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &text)
+                        && let Ok(decoded) = String::from_utf8(decoded)
+                        && decoded.len() >= 4
+                    {
+                        secrets.push(decoded);
+                    }
+                }
+                *value = json!(masked(&text));
+            }
+        }
+    }
+    if let Some(Value::Object(annotations)) = object.pointer_mut("/metadata/annotations") {
+        for (key, value) in annotations.iter_mut() {
+            let Some(text) = value.as_str() else { continue };
+            if COPY_ANNOTATIONS.contains(&key.as_str()) || secrets.iter().any(|s| text.contains(s.as_str())) {
+                *value = json!(format!("(masked: may hold Secret values) {}", masked(text)));
+            }
+        }
+    }
+}
+
+fn masked(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    format!("sha256:{}", &render::hex(&digest)[..16])
+}
+
+/// A unified diff between two objects' YAML after `normalise`; empty when
+/// they are equal.
+pub fn diff_text(before: Option<&Value>, after: Option<&Value>) -> String {
+    let yaml = |v: Option<&Value>| v.map(|v| serde_saphyr::to_string(&normalise(v)).unwrap_or_default()).unwrap_or_default();
+    let (a, b) = (yaml(before), yaml(after));
+    if a == b {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(&a, &b).unified_diff().context_radius(3).header("live", "desired").to_string()
+}
+
+/// The text report: a coloured diff per changed object and a summary line
+/// per target.
+pub fn render_text(plans: &[Plan], color: bool) -> String {
+    use std::fmt::Write;
+    let paint = |code: &str, text: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() };
+    let mut out = String::new();
+    for plan in plans {
+        for c in plan.changes.iter().filter(|c| c.action != Action::Unchanged) {
+            let (sign, code) = match c.action {
+                Action::Create => ("+", "32"),
+                Action::Update => ("~", "33"),
+                Action::Delete => ("-", "31"),
+                Action::Deferred => (">", "36"),
+                Action::Retain => ("=", "2"),
+                Action::Error => ("!", "1;31"),
+                Action::Unchanged => (" ", "0"),
+            };
+            let at = c.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
+            let action = format!("{:?}", c.action).to_lowercase();
+            let head = format!("{sign} {action} {} {at}{}", c.kind, c.name);
+            let _ = write!(out, "{}", paint(code, &head));
+            if !c.reason.is_empty() {
+                let _ = write!(out, " ({})", c.reason);
+            }
+            out.push('\n');
+            for line in c.diff.lines().skip(2) {
+                let painted = match line.chars().next() {
+                    Some('+') => paint("32", line),
+                    Some('-') => paint("31", line),
+                    Some('@') => paint("36", line),
+                    _ => line.to_owned(),
+                };
+                let _ = writeln!(out, "    {painted}");
+            }
+        }
+        let s = plan.summary();
+        let _ = writeln!(
+            out,
+            "{}: {} to create, {} to update, {} to delete, {} unchanged{}{}{}",
+            if plan.context.is_empty() { "plan" } else { &plan.context },
+            s.create,
+            s.update,
+            s.delete,
+            s.unchanged,
+            if s.deferred > 0 { format!(", {} deferred", s.deferred) } else { String::new() },
+            if s.retain > 0 { format!(", {} kept from pruning", s.retain) } else { String::new() },
+            if s.error > 0 { format!(", {} errors", s.error) } else { String::new() },
+        );
+    }
+    out
+}
+
+/// `--format json`: `{"targets": [{"context", "changes": [...]}], "summary"}`,
+/// unchanged objects counted but not listed.
+pub fn render_json(plans: &[Plan]) -> String {
+    let mut total = Summary::default();
+    let targets: Vec<Value> = plans
+        .iter()
+        .map(|plan| {
+            let s = plan.summary();
+            total.create += s.create;
+            total.update += s.update;
+            total.unchanged += s.unchanged;
+            total.delete += s.delete;
+            total.deferred += s.deferred;
+            total.retain += s.retain;
+            total.error += s.error;
+            let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::Unchanged).collect();
+            json!({"context": plan.context, "inventory": plan.inventory, "changes": changes, "summary": s})
+        })
+        .collect();
+    serde_json::to_string_pretty(&json!({"targets": targets, "summary": total})).unwrap_or_default() + "\n"
+}
+
+/// `--format markdown`: a pull-request comment.
+pub fn render_markdown(plans: &[Plan]) -> String {
+    use std::fmt::Write;
+    let mut out = String::from("### weft plan\n\n| target | create | update | delete | unchanged | deferred | kept | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for plan in plans {
+        let s = plan.summary();
+        let _ = writeln!(out, "| `{}` | {} | {} | {} | {} | {} | {} | {} |", plan.context, s.create, s.update, s.delete, s.unchanged, s.deferred, s.retain, s.error);
+    }
+    for plan in plans {
+        for c in plan.changes.iter().filter(|c| c.action != Action::Unchanged) {
+            let at = c.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
+            let action = format!("{:?}", c.action).to_lowercase();
+            let _ = write!(out, "\n<details><summary><b>{action}</b> {} <code>{at}{}</code>", c.kind, c.name);
+            if !c.reason.is_empty() {
+                let _ = write!(out, " — {}", c.reason.replace('<', "&lt;"));
+            }
+            out.push_str("</summary>\n\n");
+            if !c.diff.is_empty() {
+                let _ = write!(out, "```diff\n{}```\n", c.diff);
+            }
+            out.push_str("\n</details>\n");
+        }
+    }
+    out
+}
