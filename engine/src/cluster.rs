@@ -77,6 +77,23 @@ impl Target {
         Some(Served { resource, namespaced: capabilities.scope == Scope::Namespaced })
     }
 
+    /// Every served kind, for a snapshot.
+    pub fn served_kinds(&self) -> Vec<crate::plan::ServedKind> {
+        let mut kinds: Vec<crate::plan::ServedKind> = self
+            .kinds
+            .values()
+            .map(|(r, c)| crate::plan::ServedKind {
+                group: r.group.clone(),
+                version: r.version.clone(),
+                kind: r.kind.clone(),
+                plural: r.plural.clone(),
+                namespaced: c.scope == Scope::Namespaced,
+            })
+            .collect();
+        kinds.sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
+        kinds
+    }
+
     /// A kind by group alone, in the version the server prefers.
     pub fn resolve_kind(&self, group: &str, kind: &str) -> Option<Served> {
         let (resource, capabilities) = self.kinds.get(&(group.to_owned(), kind.to_owned()))?;

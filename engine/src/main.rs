@@ -37,6 +37,8 @@ enum Command {
     Plan(PlanArgs),
     /// Apply the designs to a cluster: server-side apply in dependency order, optional prune and health wait.
     Apply(ApplyArgs),
+    /// Record the live state of what weft manages (Secret values as hashes) for `weft plan --snapshot`.
+    Snapshot(SnapshotArgs),
     /// Delete everything weft applied for these designs from a cluster, dependents first.
     Delete(DeleteArgs),
     /// Inspect and grow the model registry.
@@ -180,6 +182,20 @@ struct PlanArgs {
     /// Exit 0 when nothing would change, 2 when something would, 1 on errors.
     #[arg(long)]
     detailed_exitcode: bool,
+    /// Plan against a snapshot file (`weft snapshot`) instead of a cluster: no credentials needed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kubeconfig", "context"])]
+    snapshot: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SnapshotArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Where to write the snapshot (JSON).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
 }
 
 #[derive(Args)]
@@ -254,6 +270,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => run_plan(args, cli.verbose),
         Command::Apply(args) => run_apply(args, cli.verbose),
         Command::Delete(args) => run_delete(args, cli.verbose),
+        Command::Snapshot(args) => run_snapshot(args, cli.verbose),
         Command::Model { command, models, json } => weft::model::cli::run(&command, &model_dirs(&models.dirs, &[]), json),
     };
     match result {
@@ -472,10 +489,16 @@ fn run_plan(args: PlanArgs, verbose: bool) -> Result<ExitCode, String> {
         Err(code) => return Ok(code),
     };
     let options = plan_options(&args.prune, 8);
-    let plan = runtime()?.block_on(async {
-        let target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
-        weft::plan::plan(&target, &prepared.desired, &prepared.inventory, &options).await
-    })?;
+    let plan = match &args.snapshot {
+        Some(path) => {
+            let observed = read_snapshot(path)?;
+            weft::plan::plan_offline(&observed, &prepared.desired, &prepared.inventory, &options)
+        }
+        None => runtime()?.block_on(async {
+            let target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
+            weft::plan::plan(&target, &prepared.desired, &prepared.inventory, &options).await
+        })?,
+    };
     progress.finish();
     let plans = [plan];
     print(&match args.format {
@@ -508,6 +531,44 @@ fn run_apply(args: ApplyArgs, verbose: bool) -> Result<ExitCode, String> {
     })?;
     print_apply(&plan, &report, args.format)?;
     Ok(if report.failed() || plan.summary().error > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The snapshot file's own header; the rest is `plan::Observed`.
+const SNAPSHOT_API_VERSION: &str = "weft.io/v1alpha1";
+
+fn run_snapshot(args: SnapshotArgs, verbose: bool) -> Result<ExitCode, String> {
+    let progress = Progress::on_terminal();
+    let prepared = match prepare(&args.input, &args.cluster, verbose, &progress)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let mut observed = runtime()?.block_on(async {
+        let target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
+        weft::plan::observe(&target, &prepared.desired, &prepared.inventory, &Default::default()).await
+    })?;
+    progress.finish();
+    for object in &mut observed.objects {
+        weft::plan::mask_secret(object);
+    }
+    let mut document = serde_json::json!({"apiVersion": SNAPSHOT_API_VERSION, "kind": "Snapshot", "takenAt": jiff::Timestamp::now().to_string()});
+    if let (Some(map), serde_json::Value::Object(body)) = (document.as_object_mut(), serde_json::to_value(&observed).map_err(|e| e.to_string())?) {
+        map.extend(body);
+    }
+    let text = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())? + "\n";
+    // Written whole or not at all: a reader never sees half a snapshot.
+    let partial = args.output.with_extension("partial");
+    std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, &args.output)).map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
+    eprintln!("weft: snapshot of {} objects on `{}` written to {}", observed.objects.len(), observed.context, args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_snapshot(path: &std::path::Path) -> Result<weft::plan::Observed, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read snapshot {}: {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: not a snapshot: {e}", path.display()))?;
+    if value.get("apiVersion").and_then(|v| v.as_str()) != Some(SNAPSHOT_API_VERSION) || value.get("kind").and_then(|v| v.as_str()) != Some("Snapshot") {
+        return Err(format!("{}: not a weft snapshot (expected apiVersion {SNAPSHOT_API_VERSION}, kind Snapshot)", path.display()));
+    }
+    serde_json::from_value(value).map_err(|e| format!("{}: malformed snapshot: {e}", path.display()))
 }
 
 fn run_delete(args: DeleteArgs, verbose: bool) -> Result<ExitCode, String> {

@@ -130,42 +130,47 @@ pub struct Orphan {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// Computes the plan of `desired` against `target`.
-pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Plan, String> {
-    let previous_group_kinds = inventory_group_kinds(target, inventory).await?;
+/// What a plan starts from: the live objects that matter to it (the
+/// inventory's members and the desired objects that exist) and the kinds
+/// the server serves. A snapshot is this, written to a file.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Observed {
+    pub context: String,
+    pub previous_group_kinds: BTreeSet<String>,
+    pub kinds: Vec<ServedKind>,
+    pub objects: Vec<Value>,
+}
 
-    // Resolve every desired kind; a kind a CRD of this plan defines is deferred.
-    let defined_by_plan: BTreeMap<(String, String), String> = desired
-        .iter()
-        .filter(|d| d.kind == "CustomResourceDefinition")
-        .filter_map(|d| {
-            let group = d.object.pointer("/spec/group")?.as_str()?.to_owned();
-            let kind = d.object.pointer("/spec/names/kind")?.as_str()?.to_owned();
-            Some(((group, kind), d.name.clone()))
-        })
-        .collect();
-    let mut changes: Vec<Option<Change>> = vec![None; desired.len()];
-    let mut served: Vec<Option<Served>> = vec![None; desired.len()];
-    for (i, d) in desired.iter().enumerate() {
-        match target.resolve(&d.api_version, &d.kind) {
-            Some(s) => served[i] = Some(s),
-            None => {
-                let (action, reason) = match defined_by_plan.get(&(d.group.clone(), d.kind.clone())) {
-                    Some(crd) => (Action::Deferred, format!("served once CustomResourceDefinition {crd} of this plan is established")),
-                    None => (Action::Error, format!("the cluster does not serve {} {}", d.api_version, d.kind)),
-                };
-                changes[i] = Some(change(d, i, action, diff_text(None, Some(&d.object)), reason));
-            }
-        }
+/// A served kind, as a snapshot records it.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct ServedKind {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub plural: String,
+    pub namespaced: bool,
+}
+
+impl Observed {
+    fn resolve(&self, api_version: &str, kind: &str) -> Option<Served> {
+        let (group, version) = crate::cluster::split_api_version(api_version);
+        let k = self.kinds.iter().find(|k| k.group == group && k.kind == kind)?;
+        let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
+        Some(Served { resource: kube::discovery::ApiResource::from_gvk_with_plural(&gvk, &k.plural), namespaced: k.namespaced })
     }
+}
 
-    // Live state: the inventory's members (label-selected, every namespace),
-    // then one LIST per kind and namespace for desired objects not found
-    // among them (first apply, adoption of objects made by others).
+/// Reads the live state a plan of `desired` needs: the inventory's
+/// members (label-selected, every namespace), then one LIST per kind and
+/// namespace for desired objects not found among them (the first apply,
+/// adopting objects made by others).
+pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Observed, String> {
+    let previous_group_kinds = inventory_group_kinds(target, inventory).await?;
     let mut group_kinds: BTreeMap<String, Served> = BTreeMap::new();
-    for (i, d) in desired.iter().enumerate() {
-        if let Some(s) = &served[i] {
-            group_kinds.entry(d.group_kind()).or_insert_with(|| s.clone());
+    for d in desired {
+        if let Some(s) = target.resolve(&d.api_version, &d.kind) {
+            group_kinds.entry(d.group_kind()).or_insert(s);
         }
     }
     for gk in &previous_group_kinds {
@@ -173,7 +178,7 @@ pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, o
             continue;
         }
         let (kind, group) = gk.split_once('.').unwrap_or((gk.as_str(), ""));
-        if let Some(s) = resolve_group_kind(target, group, kind) {
+        if let Some(s) = target.resolve_kind(group, kind) {
             group_kinds.insert(gk.clone(), s);
         }
     }
@@ -187,16 +192,16 @@ pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, o
         .buffered(options.concurrency.max(1))
         .try_collect()
         .await?;
-    let mut live: HashMap<(String, String, Option<String>, String), DynamicObject> = HashMap::new();
+    let mut live: HashMap<Key, DynamicObject> = HashMap::new();
     for object in managed_lists.into_iter().flatten() {
         live.insert(identity(&object), object);
     }
     let mut missing: BTreeMap<(String, Option<String>), Served> = BTreeMap::new();
-    for (i, d) in desired.iter().enumerate() {
-        let Some(s) = &served[i] else { continue };
+    for d in desired {
+        let Some(s) = target.resolve(&d.api_version, &d.kind) else { continue };
         let namespace = if s.namespaced { d.namespace.clone() } else { None };
         if !live.contains_key(&(d.group.clone(), d.kind.clone(), namespace.clone(), d.name.clone())) {
-            missing.entry((d.group_kind(), namespace)).or_insert_with(|| s.clone());
+            missing.entry((d.group_kind(), namespace)).or_insert(s);
         }
     }
     let other_lists: Vec<Vec<DynamicObject>> = stream::iter(missing.into_iter())
@@ -210,30 +215,111 @@ pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, o
     for object in other_lists.into_iter().flatten() {
         live.entry(identity(&object)).or_insert(object);
     }
+    let mut objects: Vec<(Key, DynamicObject)> = live.into_iter().collect();
+    objects.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Observed {
+        context: target.context.clone(),
+        previous_group_kinds,
+        kinds: target.served_kinds(),
+        objects: objects.into_iter().map(|(_, o)| serde_json::to_value(o).unwrap_or(Value::Null)).collect(),
+    })
+}
 
-    // Decide each object; dry-runs only where the cheap checks cannot.
-    let mut dry_runs = Vec::new();
+type Key = (String, String, Option<String>, String);
+
+/// A plan before the objects that need a closer look are decided.
+struct Draft {
+    changes: Vec<Option<Change>>,
+    /// Objects neither created nor provably unchanged: (desired index,
+    /// how it is served, live object).
+    pending: Vec<(usize, Served, Value)>,
+    prune: Vec<Change>,
+}
+
+fn draft(observed: &Observed, desired: &[Desired], inventory: &Inventory, options: &Options, masked_live: bool) -> Draft {
+    // A kind a CRD of this plan defines is deferred.
+    let defined_by_plan: BTreeMap<(String, String), String> = desired
+        .iter()
+        .filter(|d| d.kind == "CustomResourceDefinition")
+        .filter_map(|d| {
+            let group = d.object.pointer("/spec/group")?.as_str()?.to_owned();
+            let kind = d.object.pointer("/spec/names/kind")?.as_str()?.to_owned();
+            Some(((group, kind), d.name.clone()))
+        })
+        .collect();
+    let live: HashMap<Key, &Value> = observed.objects.iter().map(|o| (value_identity(o), o)).collect();
+    let mut changes: Vec<Option<Change>> = vec![None; desired.len()];
+    let mut pending = Vec::new();
     let mut desired_keys = BTreeSet::new();
     for (i, d) in desired.iter().enumerate() {
-        let Some(s) = &served[i] else { continue };
+        let Some(s) = observed.resolve(&d.api_version, &d.kind) else {
+            let (action, reason) = match defined_by_plan.get(&(d.group.clone(), d.kind.clone())) {
+                Some(crd) => (Action::Deferred, format!("served once CustomResourceDefinition {crd} of this plan is established")),
+                None => (Action::Error, format!("the cluster does not serve {} {}", d.api_version, d.kind)),
+            };
+            changes[i] = Some(change(d, i, action, diff_text(None, Some(&d.object)), reason));
+            continue;
+        };
         let namespace = if s.namespaced { d.namespace.clone() } else { None };
         let key = (d.group.clone(), d.kind.clone(), namespace, d.name.clone());
         desired_keys.insert(key.clone());
         match live.get(&key) {
             None => changes[i] = Some(change(d, i, Action::Create, diff_text(None, Some(&d.object)), String::new())),
-            Some(object) => {
-                let live_value = serde_json::to_value(object).unwrap_or(Value::Null);
+            Some(&live_value) => {
                 let hash = live_value.pointer("/metadata/annotations").and_then(|a| a.get(render::HASH_ANNOTATION)).and_then(Value::as_str);
-                if hash == Some(d.hash.as_str()) && holds(&d.object, &live_value) {
+                // A snapshot holds Secret values as hashes: compare like with like.
+                let comparable = if masked_live {
+                    let mut copy = d.object.clone();
+                    mask_secret(&mut copy);
+                    std::borrow::Cow::Owned(copy)
+                } else {
+                    std::borrow::Cow::Borrowed(&d.object)
+                };
+                if hash == Some(d.hash.as_str()) && holds(&comparable, live_value) {
                     changes[i] = Some(change(d, i, Action::Unchanged, String::new(), String::new()));
                 } else {
-                    dry_runs.push((i, s.clone(), live_value));
+                    pending.push((i, s, live_value.clone()));
                 }
             }
         }
     }
+
+    // Prune: members of the inventory that are no longer desired.
+    let mut orphans: Vec<Orphan> = live
+        .iter()
+        .filter(|(key, object)| !desired_keys.contains(*key) && is_member(object, inventory))
+        .map(|(key, object)| Orphan {
+            api_version: object["apiVersion"].as_str().unwrap_or_default().to_owned(),
+            kind: key.1.clone(),
+            namespace: key.2.clone(),
+            name: key.3.clone(),
+            annotations: object
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .map(|a| a.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    orphans.sort_by(|a, b| (deletion_rank(&a.kind), &a.namespace, &a.name).cmp(&(deletion_rank(&b.kind), &b.namespace, &b.name)));
+    let prune = prune_changes(&orphans, desired.is_empty(), options);
+    Draft { changes, pending, prune }
+}
+
+impl Draft {
+    fn finish(self, observed: &Observed, inventory: &Inventory) -> Plan {
+        let mut changes: Vec<Change> = self.changes.into_iter().flatten().collect();
+        changes.extend(self.prune);
+        Plan { context: observed.context.clone(), inventory: inventory.clone(), changes, previous_group_kinds: observed.previous_group_kinds.clone() }
+    }
+}
+
+/// Computes the plan of `desired` against `target`: dry-runs only where
+/// the cheap checks cannot decide.
+pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Plan, String> {
+    let observed = observe(target, desired, inventory, options).await?;
+    let mut draft = draft(&observed, desired, inventory, options, false);
     let force = options.force_conflicts;
-    let decided: Vec<(usize, Change)> = stream::iter(dry_runs)
+    let decided: Vec<(usize, Change)> = stream::iter(std::mem::take(&mut draft.pending))
         .map(|(i, s, live_value)| {
             let d = &desired[i];
             let api = target.api(&s, d.namespace.as_deref());
@@ -246,25 +332,133 @@ pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, o
         .collect()
         .await;
     for (i, c) in decided {
-        changes[i] = Some(c);
+        draft.changes[i] = Some(c);
     }
-    let mut changes: Vec<Change> = changes.into_iter().flatten().collect();
+    Ok(draft.finish(&observed, inventory))
+}
 
-    // Prune: members of the inventory that are no longer desired.
-    let mut orphans: Vec<Orphan> = live
-        .iter()
-        .filter(|(key, object)| !desired_keys.contains(*key) && is_member(object, inventory))
-        .map(|(_, object)| Orphan {
-            api_version: object.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_default(),
-            kind: object.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default(),
-            namespace: object.metadata.namespace.clone(),
-            name: object.metadata.name.clone().unwrap_or_default(),
-            annotations: object.metadata.annotations.clone().unwrap_or_default(),
-        })
-        .collect();
-    orphans.sort_by(|a, b| (deletion_rank(&a.kind), &a.namespace, &a.name).cmp(&(deletion_rank(&b.kind), &b.namespace, &b.name)));
-    changes.extend(prune_changes(&orphans, desired.is_empty(), options));
-    Ok(Plan { context: target.context.clone(), inventory: inventory.clone(), changes, previous_group_kinds })
+/// The plan of `desired` against a snapshot, without cluster access. What
+/// a dry-run would return is computed from the snapshot's object and
+/// weft's recorded field ownership (see `offline_apply`).
+pub fn plan_offline(observed: &Observed, desired: &[Desired], inventory: &Inventory, options: &Options) -> Plan {
+    let mut draft = draft(observed, desired, inventory, options, true);
+    for (i, _, live_value) in std::mem::take(&mut draft.pending) {
+        let d = &desired[i];
+        let after = offline_apply(&live_value, &d.object);
+        let diff = diff_text(Some(&live_value), Some(&after));
+        let action = if diff.is_empty() { Action::Unchanged } else { Action::Update };
+        draft.changes[i] = Some(change(d, i, action, diff, String::new()));
+    }
+    draft.finish(observed, inventory)
+}
+
+/// Server-side apply computed locally: fields weft owned and no longer
+/// sets are removed (unless another manager owns them too), then the
+/// desired object is merged in. Maps merge by key; lists of objects merge
+/// item by item on their key field (`name`, `containerPort`, `port`,
+/// `mountPath`, …), other lists are replaced.
+pub fn offline_apply(live: &Value, desired: &Value) -> Value {
+    let mut result = live.clone();
+    let managers = live.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
+    let fields_of = |mine: bool| -> Vec<&Value> {
+        managers
+            .iter()
+            .filter(|m| (m.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)) == mine)
+            .filter_map(|m| m.get("fieldsV1"))
+            .collect()
+    };
+    let (mine, others) = (fields_of(true), fields_of(false));
+    for owned in mine {
+        drop_unset(&mut result, Some(desired), owned, &others);
+    }
+    merge(&mut result, desired);
+    result
+}
+
+fn drop_unset(result: &mut Value, desired: Option<&Value>, owned: &Value, others: &[&Value]) {
+    let Some(owned) = owned.as_object() else { return };
+    for (key, sub) in owned {
+        if let Some(field) = key.strip_prefix("f:") {
+            let wanted = desired.and_then(|d| d.get(field));
+            let others_here: Vec<&Value> = others.iter().filter_map(|o| o.get(key)).collect();
+            match wanted {
+                None if others_here.is_empty() => {
+                    if let Some(map) = result.as_object_mut() {
+                        map.remove(field);
+                    }
+                }
+                _ => {
+                    if let Some(next) = result.get_mut(field) {
+                        drop_unset(next, wanted, sub, &others_here);
+                    }
+                }
+            }
+        } else if let Some(item_key) = key.strip_prefix("k:") {
+            let Ok(Value::Object(item_key)) = serde_json::from_str::<Value>(item_key) else { continue };
+            let matches = |item: &Value| item_key.iter().all(|(k, v)| item.get(k).is_some_and(|x| same(x, v)));
+            // A key field the server defaults (a port's protocol) may be
+            // absent from the desired item.
+            let matches_desired = |item: &Value| {
+                item_key.keys().any(|k| item.get(k).is_some()) && item_key.iter().all(|(k, v)| item.get(k).is_none_or(|x| same(x, v)))
+            };
+            let wanted = desired.and_then(Value::as_array).and_then(|items| items.iter().find(|i| matches_desired(i)));
+            let others_here: Vec<&Value> = others.iter().filter_map(|o| o.get(key)).collect();
+            let Some(items) = result.as_array_mut() else { continue };
+            match wanted {
+                None if others_here.is_empty() => items.retain(|i| !matches(i)),
+                _ => {
+                    if let Some(item) = items.iter_mut().find(|i| matches(i)) {
+                        drop_unset(item, wanted, sub, &others_here);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+const LIST_KEYS: &[&str] = &["name", "containerPort", "port", "mountPath", "devicePath", "ip"];
+
+fn merge(result: &mut Value, desired: &Value) {
+    match (result, desired) {
+        (Value::Object(have), Value::Object(want)) => {
+            for (k, v) in want {
+                match have.get_mut(k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        have.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (Value::Array(have), Value::Array(want)) if want.iter().all(Value::is_object) && !want.is_empty() => {
+            let key = LIST_KEYS.iter().find(|k| want.iter().all(|i| i.get(**k).is_some()));
+            let Some(key) = key else {
+                *have = want.clone();
+                return;
+            };
+            let mut merged = Vec::with_capacity(want.len());
+            for item in want {
+                let id = &item[*key];
+                match have.iter().position(|h| h.get(*key).is_some_and(|x| same(x, id))) {
+                    Some(at) => {
+                        let mut existing = have.remove(at);
+                        merge(&mut existing, item);
+                        merged.push(existing);
+                    }
+                    None => merged.push(item.clone()),
+                }
+            }
+            *have = merged;
+        }
+        (slot, want) => *slot = want.clone(),
+    }
 }
 
 /// Deletions in reverse dependency order: what uses others goes first,
@@ -332,11 +526,11 @@ fn prune_changes(
         .collect()
 }
 
-fn is_member(object: &DynamicObject, inventory: &Inventory) -> bool {
-    object.metadata.labels.as_ref().and_then(|l| l.get(render::PART_OF_LABEL)).is_some_and(|id| *id == inventory.id)
+fn is_member(object: &Value, inventory: &Inventory) -> bool {
+    object.pointer("/metadata/labels").and_then(|l| l.get(render::PART_OF_LABEL)).and_then(Value::as_str) == Some(inventory.id.as_str())
 }
 
-fn identity(object: &DynamicObject) -> (String, String, Option<String>, String) {
+fn identity(object: &DynamicObject) -> Key {
     let (api_version, kind) = object.types.as_ref().map(|t| (t.api_version.as_str(), t.kind.as_str())).unwrap_or_default();
     (
         crate::cluster::split_api_version(api_version).0.to_owned(),
@@ -346,10 +540,14 @@ fn identity(object: &DynamicObject) -> (String, String, Option<String>, String) 
     )
 }
 
-fn resolve_group_kind(target: &Target, group: &str, kind: &str) -> Option<Served> {
-    // Any version does for listing; the server returns objects in the
-    // preferred one.
-    target.resolve_kind(group, kind)
+fn value_identity(object: &Value) -> Key {
+    let text = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+    (
+        crate::cluster::split_api_version(&text("/apiVersion")).0.to_owned(),
+        text("/kind"),
+        object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_owned),
+        text("/metadata/name"),
+    )
 }
 
 fn change(d: &Desired, index: usize, action: Action, diff: String, reason: String) -> Change {
@@ -523,6 +721,10 @@ pub fn mask_secret(object: &mut Value) {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
+                // Already masked (a snapshot): keep, so masking is idempotent.
+                if text.starts_with("sha256:") {
+                    continue;
+                }
                 if text.len() >= 4 {
                     secrets.push(text.clone());
                     if let Ok(decoded) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &text)
@@ -539,12 +741,17 @@ pub fn mask_secret(object: &mut Value) {
     if let Some(Value::Object(annotations)) = object.pointer_mut("/metadata/annotations") {
         for (key, value) in annotations.iter_mut() {
             let Some(text) = value.as_str() else { continue };
+            if text.starts_with(MASKED_COPY) {
+                continue;
+            }
             if COPY_ANNOTATIONS.contains(&key.as_str()) || secrets.iter().any(|s| text.contains(s.as_str())) {
-                *value = json!(format!("(masked: may hold Secret values) {}", masked(text)));
+                *value = json!(format!("{MASKED_COPY}{}", masked(text)));
             }
         }
     }
 }
+
+const MASKED_COPY: &str = "(masked: may hold Secret values) ";
 
 fn masked(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
@@ -660,4 +867,51 @@ pub fn render_markdown(plans: &[Plan]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(fields_others: Value) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": "c", "labels": {"a": "1", "b": "2"},
+                "managedFields": [
+                    {"manager": "weft", "operation": "Apply", "fieldsV1": {"f:metadata": {"f:labels": {"f:a": {}, "f:b": {}}}, "f:data": {"f:x": {}}}},
+                    {"manager": "other", "operation": "Update", "fieldsV1": fields_others},
+                ],
+            },
+            "data": {"x": "1", "y": "2"},
+        })
+    }
+
+    #[test]
+    fn offline_apply_drops_what_weft_stopped_setting_unless_shared() {
+        let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "1"}}, "data": {"x": "9"}});
+        let after = offline_apply(&live(json!({"f:data": {"f:y": {}}})), &desired);
+        assert_eq!(after["metadata"]["labels"], json!({"a": "1"}));
+        assert_eq!(after["data"], json!({"x": "9", "y": "2"}), "fields of other managers stay");
+        let shared = offline_apply(&live(json!({"f:metadata": {"f:labels": {"f:b": {}}}})), &desired);
+        assert_eq!(shared["metadata"]["labels"], json!({"a": "1", "b": "2"}), "a label another manager also owns stays");
+    }
+
+    #[test]
+    fn masking_is_idempotent_and_hides_copies() {
+        let mut secret = json!({"kind": "Secret", "data": {"k": "c2VjcmV0LXZhbHVl"}, "metadata": {"annotations": {"note": "copy: secret-value"}}});
+        mask_secret(&mut secret);
+        let once = secret.clone();
+        mask_secret(&mut secret);
+        assert_eq!(secret, once);
+        let text = secret.to_string();
+        assert!(!text.contains("c2VjcmV0LXZhbHVl") && !text.contains("secret-value"), "{text}");
+    }
+
+    #[test]
+    fn holds_ignores_server_additions_but_not_changes() {
+        assert!(holds(&json!({"a": {"b": 1}}), &json!({"a": {"b": 1.0, "c": 2}, "status": {}})));
+        assert!(!holds(&json!({"a": {"b": 1}}), &json!({"a": {"b": 2}})));
+        assert!(!holds(&json!({"l": [1, 2]}), &json!({"l": [1]})));
+    }
 }

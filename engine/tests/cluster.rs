@@ -447,3 +447,54 @@ spec:
     let output = child.join().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn an_offline_plan_from_a_snapshot_equals_the_live_plan() {
+    let c = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(examples().join("manifests/storefront.yaml")).unwrap();
+    std::fs::write(dir.path().join("storefront.yaml"), &original).unwrap();
+    std::fs::write(dir.path().join("secret.yaml"), SECRET).unwrap();
+    std::fs::write(dir.path().join("extra.yaml"), KEEP_ONLY).unwrap();
+    std::fs::write(dir.path().join("weft.yaml"), "name: shop\n").unwrap();
+    assert_eq!(c.apply_json(dir.path(), &[]).0, 0);
+
+    // Edits of every sort: a container field, a list item, a label removed,
+    // a Secret value, an object gone (prune), an object added.
+    let image = original.lines().find(|l| l.contains("image:")).unwrap().trim().trim_start_matches("image:").trim().to_owned();
+    let edited = original.replacen(&image, "ghcr.io/example/changed:2.0.0", 1).replacen("replicas: 2", "replicas: 4", 1);
+    std::fs::write(dir.path().join("storefront.yaml"), edited).unwrap();
+    std::fs::write(dir.path().join("secret.yaml"), SECRET.replace("hunter2-very-secret", "swordfish-other")).unwrap();
+    std::fs::write(dir.path().join("extra.yaml"), KEEP_ONLY.replace("keep", "added")).unwrap();
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let snapshot = elsewhere.path().join("snapshot.json");
+    let (code, out, err) = c.run("snapshot", dir.path(), &["-o", snapshot.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&snapshot).unwrap();
+    assert!(!text.contains("hunter2") && !text.contains("aHVudGVyMi12ZXJ5LXNlY3JldA=="), "snapshot leaks a Secret");
+    assert!(text.contains("managedFields"), "field ownership recorded");
+
+    let (live_code, live) = c.plan_json(dir.path(), &["--prune", "--detailed-exitcode"]);
+    c.server.reset_requests();
+    let output = weft(
+        &["plan", dir.path().to_str().unwrap(), "--snapshot", snapshot.to_str().unwrap(), "--prune", "--format", "json", "--detailed-exitcode"],
+        &repo_root(),
+    );
+    assert_eq!(c.server.requests().len(), 0, "an offline plan makes no request");
+    let offline: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(output.status.code(), Some(live_code));
+    assert_eq!(live_code, 2);
+    assert_eq!(offline["summary"], live["summary"], "offline {offline}\nlive {live}");
+    assert_eq!(offline["targets"][0]["changes"], live["targets"][0]["changes"]);
+    let names = changes(&live);
+    assert!(names.contains(&("create".into(), "ConfigMap".into(), "added".into())), "{names:?}");
+    assert!(names.contains(&("delete".into(), "ConfigMap".into(), "keep".into())), "{names:?}");
+    assert!(names.contains(&("update".into(), "Secret".into(), "db".into())), "{names:?}");
+
+    // Not a snapshot: a clear error.
+    std::fs::write(&snapshot, "{}").unwrap();
+    let output = weft(&["plan", dir.path().to_str().unwrap(), "--snapshot", snapshot.to_str().unwrap()], &repo_root());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a weft snapshot"));
+}
