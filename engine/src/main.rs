@@ -138,6 +138,9 @@ struct ClusterArgs {
     /// Name of the inventory (an ApplySet) recording what weft applied (default: weft.yaml `name`, else the repo folder's name).
     #[arg(long, value_name = "NAME")]
     inventory: Option<String>,
+    /// An environment of weft.yaml: every context it lists, each planned and applied on its own.
+    #[arg(long, value_name = "NAME", conflicts_with = "context")]
+    env: Option<String>,
     /// Namespace of the inventory's parent ConfigMap.
     #[arg(long, value_name = "NS", default_value = "default")]
     inventory_namespace: String,
@@ -430,12 +433,18 @@ fn run_evaluate(args: EvaluateArgs, verbose: bool) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What plan, apply and delete start from: the validated designs rendered
-/// as objects, and their dependencies.
+/// What plan, apply and delete start from: per target cluster, the
+/// validated designs rendered as objects, and their dependencies.
 struct Prepared {
+    targets: Vec<PreparedTarget>,
+    inventory: weft::render::Inventory,
+}
+
+struct PreparedTarget {
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
     desired: Vec<weft::render::Desired>,
     dependencies: Vec<Vec<usize>>,
-    inventory: weft::render::Inventory,
 }
 
 /// Loads and validates the input; errors stop here, before any cluster
@@ -462,9 +471,41 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
         std::fs::canonicalize(&repo.root).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "default".into())
     });
     let inventory = weft::render::Inventory::new(&name, &cluster.inventory_namespace);
-    let desired = weft::render::render(&repo.designs, &registry, &inventory);
-    let dependencies = weft::reconcile::dependencies(&desired, inference.as_ref());
-    Ok(Ok(Prepared { desired, dependencies, inventory }))
+    let all = weft::render::render(&repo.designs, &registry, &inventory);
+
+    let targets = match &cluster.env {
+        None => {
+            let dependencies = weft::reconcile::dependencies(&all, inference.as_ref());
+            vec![PreparedTarget { kubeconfig: cluster.kubeconfig.clone(), context: cluster.context.clone(), desired: all, dependencies }]
+        }
+        Some(env) => {
+            let Some(environment) = repo.config.environments.get(env) else {
+                let known: Vec<&String> = repo.config.environments.keys().collect();
+                return Err(format!("weft.yaml names no environment `{env}` (it has: {known:?})"));
+            };
+            if environment.contexts.is_empty() {
+                return Err(format!("environment `{env}` lists no contexts"));
+            }
+            let under: Vec<PathBuf> = environment.paths.iter().filter_map(|p| std::fs::canonicalize(repo.root.join(p)).ok()).collect();
+            let keep = |d: &weft::render::Desired| {
+                under.is_empty() || std::fs::canonicalize(&repo.designs[d.component.design].file).is_ok_and(|f| under.iter().any(|u| f.starts_with(u)))
+            };
+            let mut desired: Vec<weft::render::Desired> = all.into_iter().filter(keep).collect();
+            if let Some(namespace) = &environment.namespace {
+                for d in &mut desired {
+                    weft::render::move_to_namespace(d, namespace);
+                }
+            }
+            let dependencies = weft::reconcile::dependencies(&desired, inference.as_ref());
+            let kubeconfig = cluster.kubeconfig.clone().or_else(|| environment.kubeconfig.as_ref().map(|k| repo.root.join(k)));
+            environment
+                .contexts
+                .iter()
+                .map(|context| PreparedTarget { kubeconfig: kubeconfig.clone(), context: Some(context.clone()), desired: desired.clone(), dependencies: dependencies.clone() })
+                .collect()
+        }
+    };
+    Ok(Ok(Prepared { targets, inventory }))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -489,24 +530,42 @@ fn run_plan(args: PlanArgs, verbose: bool) -> Result<ExitCode, String> {
         Err(code) => return Ok(code),
     };
     let options = plan_options(&args.prune, 8);
-    let plan = match &args.snapshot {
+    let mut plans = Vec::new();
+    let mut failed_targets = false;
+    match &args.snapshot {
         Some(path) => {
             let observed = read_snapshot(path)?;
-            weft::plan::plan_offline(&observed, &prepared.desired, &prepared.inventory, &options)
+            let target = &prepared.targets[0];
+            plans.push(weft::plan::plan_offline(&observed, &target.desired, &prepared.inventory, &options));
         }
-        None => runtime()?.block_on(async {
-            let target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
-            weft::plan::plan(&target, &prepared.desired, &prepared.inventory, &options).await
-        })?,
-    };
+        None => {
+            let runtime = runtime()?;
+            // Each target on its own: one unreachable cluster does not stop the others.
+            for target in &prepared.targets {
+                let result = runtime.block_on(async {
+                    let cluster = weft::cluster::Target::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+                    weft::plan::plan(&cluster, &target.desired, &prepared.inventory, &options).await
+                });
+                match result {
+                    Ok(plan) => plans.push(plan),
+                    Err(message) => {
+                        eprintln!("weft: error: {}: {message}", target.context.as_deref().unwrap_or("current context"));
+                        failed_targets = true;
+                    }
+                }
+            }
+        }
+    }
     progress.finish();
-    let plans = [plan];
     print(&match args.format {
         PlanFormat::Text => weft::plan::render_text(&plans, use_color(&std::io::stdout())),
         PlanFormat::Json => weft::plan::render_json(&plans),
         PlanFormat::Markdown => weft::plan::render_markdown(&plans),
     })?;
-    let errors = plans.iter().any(|p| p.summary().error > 0);
+    if failed_targets && plans.is_empty() {
+        return Err("no target could be planned".into());
+    }
+    let errors = failed_targets || plans.iter().any(|p| p.summary().error > 0);
     let changes = plans.iter().any(|p| p.has_changes());
     Ok(match (errors, args.detailed_exitcode && changes) {
         (true, _) => ExitCode::from(1),
@@ -523,14 +582,47 @@ fn run_apply(args: ApplyArgs, verbose: bool) -> Result<ExitCode, String> {
     };
     let options = plan_options(&args.prune, args.concurrency);
     let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait: args.wait, timeout: args.timeout };
-    let (plan, report) = runtime()?.block_on(async {
-        let mut target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
-        let plan = weft::plan::plan(&target, &prepared.desired, &prepared.inventory, &options).await?;
-        let report = weft::reconcile::apply(&mut target, &plan, &prepared.desired, &prepared.dependencies, &reconcile, &progress).await;
-        Ok::<_, String>((plan, report))
-    })?;
-    print_apply(&plan, &report, args.format)?;
-    Ok(if report.failed() || plan.summary().error > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    reconcile_targets(&prepared, &options, &reconcile, args.format, &progress, false)
+}
+
+/// Plans and applies each target in turn; a target that fails (even to
+/// connect) is reported and the next one still runs.
+fn reconcile_targets(
+    prepared: &Prepared,
+    options: &weft::plan::Options,
+    reconcile: &weft::reconcile::Options,
+    format: OutputFormat,
+    progress: &Progress,
+    delete_all: bool,
+) -> Result<ExitCode, String> {
+    let runtime = runtime()?;
+    let mut results = Vec::new();
+    let mut failed = false;
+    for target in &prepared.targets {
+        let desired: &[weft::render::Desired] = if delete_all { &[] } else { &target.desired };
+        let dependencies: &[Vec<usize>] = if delete_all { &[] } else { &target.dependencies };
+        let result = runtime.block_on(async {
+            let mut cluster = weft::cluster::Target::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+            let plan = weft::plan::plan(&cluster, desired, &prepared.inventory, options).await?;
+            let report = weft::reconcile::apply(&mut cluster, &plan, desired, dependencies, reconcile, progress).await;
+            Ok::<_, String>((plan, report))
+        });
+        match result {
+            Ok((plan, report)) => {
+                failed |= report.failed() || plan.summary().error > 0;
+                results.push((plan, report));
+            }
+            Err(message) => {
+                eprintln!("weft: error: {}: {message}", target.context.as_deref().unwrap_or("current context"));
+                failed = true;
+            }
+        }
+    }
+    if results.is_empty() {
+        return Err("no target could be reached".into());
+    }
+    print_apply(&results, format)?;
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// The snapshot file's own header; the rest is `plan::Observed`.
@@ -542,9 +634,10 @@ fn run_snapshot(args: SnapshotArgs, verbose: bool) -> Result<ExitCode, String> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    let target = &prepared.targets[0];
     let mut observed = runtime()?.block_on(async {
-        let target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
-        weft::plan::observe(&target, &prepared.desired, &prepared.inventory, &Default::default()).await
+        let cluster = weft::cluster::Target::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+        weft::plan::observe(&cluster, &target.desired, &prepared.inventory, &Default::default()).await
     })?;
     progress.finish();
     for object in &mut observed.objects {
@@ -585,60 +678,56 @@ fn run_delete(args: DeleteArgs, verbose: bool) -> Result<ExitCode, String> {
         ..Default::default()
     };
     let reconcile = weft::reconcile::Options { concurrency: 8, force_conflicts: false, wait: false, timeout: std::time::Duration::from_secs(300) };
-    let (plan, report) = runtime()?.block_on(async {
-        let mut target = weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()).await?;
-        // Nothing desired: every member of the inventory is an orphan.
-        let plan = weft::plan::plan(&target, &[], &prepared.inventory, &options).await?;
-        let report = weft::reconcile::apply(&mut target, &plan, &[], &[], &reconcile, &progress).await;
-        Ok::<_, String>((plan, report))
-    })?;
-    print_apply(&plan, &report, args.format)?;
-    Ok(if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    // Nothing desired: every member of the inventory is an orphan.
+    reconcile_targets(&prepared, &options, &reconcile, args.format, &progress, true)
 }
 
-fn print_apply(plan: &weft::plan::Plan, report: &weft::reconcile::Report, format: OutputFormat) -> Result<(), String> {
+fn print_apply(results: &[(weft::plan::Plan, weft::reconcile::Report)], format: OutputFormat) -> Result<(), String> {
     use weft::reconcile::Outcome;
     match format {
         OutputFormat::Json => {
-            let plans = std::slice::from_ref(plan);
+            let plans: Vec<weft::plan::Plan> = results.iter().map(|(p, _)| p.clone()).collect();
+            let reports: Vec<&weft::reconcile::Report> = results.iter().map(|(_, r)| r).collect();
             let value = serde_json::json!({
-                "plan": serde_json::from_str::<serde_json::Value>(&weft::plan::render_json(plans)).unwrap_or_default(),
-                "result": report,
+                "plan": serde_json::from_str::<serde_json::Value>(&weft::plan::render_json(&plans)).unwrap_or_default(),
+                "result": if reports.len() == 1 { serde_json::to_value(reports[0]).unwrap_or_default() } else { serde_json::json!({"targets": reports}) },
             });
             print(&(serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"))
         }
         _ => {
             let color = use_color(&std::io::stdout());
             let mut out = String::new();
-            for s in report.steps.iter().filter(|s| !matches!(s.outcome, Outcome::Unchanged)) {
-                let at = s.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
-                let word = format!("{:?}", s.outcome).to_lowercase();
-                let word = if color {
-                    let code = match s.outcome {
-                        Outcome::Applied => "32",
-                        Outcome::Deleted => "31",
-                        Outcome::Failed | Outcome::Skipped => "1;31",
-                        _ => "2",
+            for (_, report) in results {
+                for s in report.steps.iter().filter(|s| !matches!(s.outcome, Outcome::Unchanged)) {
+                    let at = s.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
+                    let word = format!("{:?}", s.outcome).to_lowercase();
+                    let word = if color {
+                        let code = match s.outcome {
+                            Outcome::Applied => "32",
+                            Outcome::Deleted => "31",
+                            Outcome::Failed | Outcome::Skipped => "1;31",
+                            _ => "2",
+                        };
+                        format!("\x1b[{code}m{word}\x1b[0m")
+                    } else {
+                        word
                     };
-                    format!("\x1b[{code}m{word}\x1b[0m")
-                } else {
-                    word
-                };
-                out.push_str(&format!("{word} {} {at}{}", s.kind, s.name));
-                if !s.message.is_empty() {
-                    out.push_str(&format!(": {}", s.message));
+                    out.push_str(&format!("{word} {} {at}{}", s.kind, s.name));
+                    if !s.message.is_empty() {
+                        out.push_str(&format!(": {}", s.message));
+                    }
+                    out.push('\n');
                 }
-                out.push('\n');
+                out.push_str(&format!(
+                    "{}: {} applied, {} deleted, {} unchanged, {} failed, {} skipped\n",
+                    if report.context.is_empty() { "apply" } else { &report.context },
+                    report.count(Outcome::Applied),
+                    report.count(Outcome::Deleted),
+                    report.count(Outcome::Unchanged),
+                    report.count(Outcome::Failed),
+                    report.count(Outcome::Skipped),
+                ));
             }
-            out.push_str(&format!(
-                "{}: {} applied, {} deleted, {} unchanged, {} failed, {} skipped\n",
-                if report.context.is_empty() { "apply" } else { &report.context },
-                report.count(Outcome::Applied),
-                report.count(Outcome::Deleted),
-                report.count(Outcome::Unchanged),
-                report.count(Outcome::Failed),
-                report.count(Outcome::Skipped),
-            ));
             print(&out)
         }
     }

@@ -182,6 +182,39 @@ fn render_component(component: &Component, at: ComponentRef, registry: &Registry
     Some(Desired { api_version, kind: component.kind.clone(), group, namespace, name, object, hash, component: at })
 }
 
+/// Moves a namespaced object into `namespace` (an environment's override),
+/// keeping its hash true to what is applied.
+pub fn move_to_namespace(desired: &mut Desired, namespace: &str) {
+    if desired.namespace.is_none() {
+        return;
+    }
+    desired.namespace = Some(namespace.to_owned());
+    if let Some(Value::Object(metadata)) = desired.object.get_mut("metadata") {
+        metadata.insert("namespace".into(), json!(namespace));
+        if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
+            annotations.shift_remove(HASH_ANNOTATION);
+        }
+    }
+    desired.hash = object_hash(&without_hash(&desired.object));
+    let annotations = entry_object(ensure_object(&mut desired.object, "metadata"), "annotations");
+    annotations.insert(HASH_ANNOTATION.into(), json!(desired.hash));
+}
+
+/// The object as hashed: without the hash annotation and, when that
+/// leaves them empty, the annotations.
+fn without_hash(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(Value::Object(metadata)) = copy.get_mut("metadata")
+        && let Some(Value::Object(annotations)) = metadata.get_mut("annotations")
+    {
+        annotations.shift_remove(HASH_ANNOTATION);
+        if annotations.is_empty() {
+            metadata.shift_remove("annotations");
+        }
+    }
+    copy
+}
+
 /// `stringData` as the API server stores it: base64 in `data`. Applying
 /// `data` keeps the live object and the desired one comparable.
 fn fold_string_data(object: &mut Value) {

@@ -498,3 +498,50 @@ fn an_offline_plan_from_a_snapshot_equals_the_live_plan() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a weft snapshot"));
 }
+
+#[test]
+fn an_environment_applies_to_each_cluster_independently() {
+    let (a, b) = (TestServer::start(), TestServer::start());
+    // A context whose server is gone: reported, and the others still run.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = repo(&[(
+        "app.yaml",
+        "apiVersion: v1
+kind: Namespace
+metadata: {name: staging}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: default}
+data: {mode: fast}
+",
+    )]);
+    let mut kubeconfig = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+    for (name, url) in [("a", a.url()), ("down", format!("http://{down}")), ("b", b.url())] {
+        kubeconfig.push_str(&format!("- name: {name}\n  cluster: {{server: \"{url}\"}}\n"));
+    }
+    kubeconfig.push_str("users:\n- name: nobody\n  user: {}\ncontexts:\n");
+    for name in ["a", "down", "b"] {
+        kubeconfig.push_str(&format!("- name: {name}\n  context: {{cluster: {name}, user: nobody}}\n"));
+    }
+    kubeconfig.push_str("current-context: a\n");
+    std::fs::write(dir.path().join("clusters.kubeconfig"), kubeconfig).unwrap();
+    std::fs::write(
+        dir.path().join("weft.yaml"),
+        "name: envs\nenvironments:\n  staging:\n    contexts: [a, down, b]\n    kubeconfig: clusters.kubeconfig\n    namespace: staging\n",
+    )
+    .unwrap();
+    let output = weft(&["apply", dir.path().to_str().unwrap(), "--env", "staging"], &repo_root());
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("down"), "{stderr}");
+    for server in [&a, &b] {
+        let settings = server.get("v1", "ConfigMap", Some("staging"), "settings").expect("moved into the environment's namespace");
+        assert_eq!(settings["data"]["mode"], "fast");
+        assert!(server.get("v1", "ConfigMap", Some("default"), "settings").is_none());
+    }
+    assert!(stdout.contains("a: 2 applied") && stdout.contains("b: 2 applied"), "{stdout}");
+    let output = weft(&["plan", dir.path().to_str().unwrap(), "--env", "nowhere"], &repo_root());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no environment `nowhere`"));
+}

@@ -34,8 +34,24 @@ pub struct Config {
     pub checks: ChecksConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Named sets of clusters for `--env`.
+    #[serde(default)]
+    pub environments: std::collections::BTreeMap<String, Environment>,
     #[serde(default, rename = "$schema")]
     pub schema: Option<String>,
+}
+
+/// One environment of weft.yaml: the contexts that receive the designs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub contexts: Vec<String>,
+    #[serde(default)]
+    pub kubeconfig: Option<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
