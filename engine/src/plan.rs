@@ -347,7 +347,8 @@ pub fn plan_offline(observed: &Observed, desired: &[Desired], inventory: &Invent
         let after = offline_apply(&live_value, &d.object);
         let diff = diff_text(Some(&live_value), Some(&after));
         let action = if diff.is_empty() { Action::Unchanged } else { Action::Update };
-        draft.changes[i] = Some(change(d, i, action, diff, String::new()));
+        let reason = if diff.is_empty() { String::new() } else { secret_changes(&live_value, &after) };
+        draft.changes[i] = Some(change(d, i, action, diff, reason));
     }
     draft.finish(observed, inventory)
 }
@@ -581,7 +582,7 @@ async fn decide(d: &Desired, i: usize, live: &Value, outcome: Result<Value, kube
             if diff.is_empty() {
                 change(d, i, Action::Unchanged, String::new(), String::new())
             } else {
-                change(d, i, Action::Update, diff, String::new())
+                change(d, i, Action::Update, diff, secret_changes(live, &after))
             }
         }
         Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -749,6 +750,29 @@ pub fn mask_secret(object: &mut Value) {
             }
         }
     }
+}
+
+/// For a Secret: which keys change, as `changed (sha256:…)` of the new
+/// value, added or removed.
+fn secret_changes(live: &Value, after: &Value) -> String {
+    if after.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return String::new();
+    }
+    let (mut before, mut now) = (live.clone(), after.clone());
+    mask_secret(&mut before);
+    mask_secret(&mut now);
+    let data = |v: &Value| v.get("data").and_then(Value::as_object).cloned().unwrap_or_default();
+    let (before, now) = (data(&before), data(&now));
+    let mut parts = Vec::new();
+    for (key, value) in &now {
+        match before.get(key) {
+            Some(old) if old == value => {}
+            Some(_) => parts.push(format!("{key}: changed ({})", value.as_str().unwrap_or_default())),
+            None => parts.push(format!("{key}: added ({})", value.as_str().unwrap_or_default())),
+        }
+    }
+    parts.extend(before.keys().filter(|k| !now.contains_key(*k)).map(|k| format!("{k}: removed")));
+    parts.join(", ")
 }
 
 const MASKED_COPY: &str = "(masked: may hold Secret values) ";

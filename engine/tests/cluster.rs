@@ -545,3 +545,26 @@ data: {mode: fast}
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no environment `nowhere`"));
 }
+
+#[test]
+fn plan_and_apply_output_is_stable() {
+    let c = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(examples().join("manifests/storefront.yaml")).unwrap();
+    std::fs::write(dir.path().join("storefront.yaml"), &original).unwrap();
+    std::fs::write(dir.path().join("secret.yaml"), SECRET).unwrap();
+    std::fs::write(dir.path().join("weft.yaml"), "name: golden\n").unwrap();
+    let (_, out, _) = c.run("plan", dir.path(), &[]);
+    assert_golden("cli/plan-create.txt", &out);
+    let (code, out, _) = c.run("apply", dir.path(), &[]);
+    assert_eq!(code, 0);
+    assert_golden("cli/apply-create.txt", &out);
+
+    let image = original.lines().find(|l| l.contains("image:")).unwrap().trim().trim_start_matches("image:").trim().to_owned();
+    std::fs::write(dir.path().join("storefront.yaml"), original.replacen(&image, "ghcr.io/example/changed:2.0.0", 1)).unwrap();
+    std::fs::write(dir.path().join("secret.yaml"), SECRET.replace("hunter2-very-secret", "swordfish-other")).unwrap();
+    for (format, golden) in [("text", "plan-update.txt"), ("markdown", "plan-update.md"), ("json", "plan-update.json")] {
+        let (_, out, _) = c.run("plan", dir.path(), &["--format", format]);
+        assert_golden(&format!("cli/{golden}"), &out);
+    }
+}
