@@ -13,6 +13,7 @@ use weft::progress::Progress;
 use weft::report::{self, OutputFormat, Report};
 use weft::policy;
 use weft::relate;
+use weft::plan::Action;
 use weft::validate;
 
 #[derive(Parser)]
@@ -438,13 +439,31 @@ fn run_evaluate(args: EvaluateArgs, verbose: bool) -> Result<ExitCode, String> {
 struct Prepared {
     targets: Vec<PreparedTarget>,
     inventory: weft::render::Inventory,
+    repo: load::Repo,
+    registry: Registry,
+    /// Relationship inference orders an apply; a plan with nothing to
+    /// apply never needs it, so it runs on first use.
+    inference: std::cell::OnceCell<Option<relate::Inference>>,
+}
+
+impl Prepared {
+    fn dependencies(&self, desired: &[weft::render::Desired]) -> Vec<Vec<usize>> {
+        let inference = self.inference.get_or_init(|| {
+            let mut problems = Vec::new();
+            let inference = infer(&self.repo.designs, &self.repo.config, &self.registry, &mut problems);
+            for problem in problems.iter().filter(|d| d.is_error()) {
+                eprintln!("weft: warning: relationships not inferred, apply order is by kind only: {}", problem.message);
+            }
+            inference
+        });
+        weft::reconcile::dependencies(desired, inference.as_ref())
+    }
 }
 
 struct PreparedTarget {
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
     desired: Vec<weft::render::Desired>,
-    dependencies: Vec<Vec<usize>>,
 }
 
 /// Loads and validates the input; errors stop here, before any cluster
@@ -456,7 +475,6 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
     let mut diagnostics = std::mem::take(&mut repo.diagnostics);
     diagnostics.extend(graph_diagnostics);
     diagnostics.extend(validate::validate(&repo.designs, &repo.sources, &registry, validate::Options { allow_unknown: false }, progress));
-    let inference = infer(&repo.designs, &repo.config, &registry, &mut diagnostics);
     tidy(&mut diagnostics, verbose);
     // Only errors that make an object unappliable stop the run; dangling
     // references and best-practice findings are `weft validate`'s to report.
@@ -474,10 +492,7 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
     let all = weft::render::render(&repo.designs, &registry, &inventory);
 
     let targets = match &cluster.env {
-        None => {
-            let dependencies = weft::reconcile::dependencies(&all, inference.as_ref());
-            vec![PreparedTarget { kubeconfig: cluster.kubeconfig.clone(), context: cluster.context.clone(), desired: all, dependencies }]
-        }
+        None => vec![PreparedTarget { kubeconfig: cluster.kubeconfig.clone(), context: cluster.context.clone(), desired: all }],
         Some(env) => {
             let Some(environment) = repo.config.environments.get(env) else {
                 let known: Vec<&String> = repo.config.environments.keys().collect();
@@ -496,16 +511,15 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
                     weft::render::move_to_namespace(d, namespace);
                 }
             }
-            let dependencies = weft::reconcile::dependencies(&desired, inference.as_ref());
             let kubeconfig = cluster.kubeconfig.clone().or_else(|| environment.kubeconfig.as_ref().map(|k| repo.root.join(k)));
             environment
                 .contexts
                 .iter()
-                .map(|context| PreparedTarget { kubeconfig: kubeconfig.clone(), context: Some(context.clone()), desired: desired.clone(), dependencies: dependencies.clone() })
+                .map(|context| PreparedTarget { kubeconfig: kubeconfig.clone(), context: Some(context.clone()), desired: desired.clone() })
                 .collect()
         }
     };
-    Ok(Ok(Prepared { targets, inventory }))
+    Ok(Ok(Prepared { targets, inventory, repo, registry, inference: std::cell::OnceCell::new() }))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -600,11 +614,12 @@ fn reconcile_targets(
     let mut failed = false;
     for target in &prepared.targets {
         let desired: &[weft::render::Desired] = if delete_all { &[] } else { &target.desired };
-        let dependencies: &[Vec<usize>] = if delete_all { &[] } else { &target.dependencies };
         let result = runtime.block_on(async {
             let mut cluster = weft::cluster::Target::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
             let plan = weft::plan::plan(&cluster, desired, &prepared.inventory, options).await?;
-            let report = weft::reconcile::apply(&mut cluster, &plan, desired, dependencies, reconcile, progress).await;
+            let ordered = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Deferred)).count() > 1;
+            let dependencies = if ordered { prepared.dependencies(desired) } else { vec![Vec::new(); desired.len()] };
+            let report = weft::reconcile::apply(&mut cluster, &plan, desired, &dependencies, reconcile, progress).await;
             Ok::<_, String>((plan, report))
         });
         match result {
