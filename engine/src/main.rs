@@ -469,12 +469,15 @@ struct PreparedTarget {
 /// Loads and validates the input; errors stop here, before any cluster
 /// access, and are reported like `weft validate` reports them.
 fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &Progress) -> Result<Result<Prepared, ExitCode>, String> {
+    let mut timer = StageTimer::from_env();
     let Loaded { mut repo, registry_dirs } = load_input(input, progress)?;
     let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
     let (_, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
+    timer.lap("load");
     let mut diagnostics = std::mem::take(&mut repo.diagnostics);
     diagnostics.extend(graph_diagnostics);
     diagnostics.extend(validate::validate(&repo.designs, &repo.sources, &registry, validate::Options { allow_unknown: false }, progress));
+    timer.lap("validate");
     tidy(&mut diagnostics, verbose);
     // Only errors that make an object unappliable stop the run; dangling
     // references and best-practice findings are `weft validate`'s to report.
@@ -519,6 +522,7 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
                 .collect()
         }
     };
+    timer.lap("render");
     Ok(Ok(Prepared { targets, inventory, repo, registry, inference: std::cell::OnceCell::new() }))
 }
 
@@ -614,12 +618,16 @@ fn reconcile_targets(
     let mut failed = false;
     for target in &prepared.targets {
         let desired: &[weft::render::Desired] = if delete_all { &[] } else { &target.desired };
+        let mut timer = StageTimer::from_env();
         let result = runtime.block_on(async {
             let mut cluster = weft::cluster::Target::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+            timer.lap("connect");
             let plan = weft::plan::plan(&cluster, desired, &prepared.inventory, options).await?;
+            timer.lap("plan");
             let ordered = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Deferred)).count() > 1;
             let dependencies = if ordered { prepared.dependencies(desired) } else { vec![Vec::new(); desired.len()] };
             let report = weft::reconcile::apply(&mut cluster, &plan, desired, &dependencies, reconcile, progress).await;
+            timer.lap("apply");
             Ok::<_, String>((plan, report))
         });
         match result {
@@ -652,7 +660,7 @@ fn run_snapshot(args: SnapshotArgs, verbose: bool) -> Result<ExitCode, String> {
     let target = &prepared.targets[0];
     let mut observed = runtime()?.block_on(async {
         let cluster = weft::cluster::Target::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
-        weft::plan::observe(&cluster, &target.desired, &prepared.inventory, &Default::default()).await
+        weft::plan::observe(&cluster, &target.desired, &prepared.inventory, &Default::default(), true).await
     })?;
     progress.finish();
     for object in &mut observed.objects {

@@ -62,9 +62,12 @@ pub struct Plan {
     pub context: String,
     pub inventory: Inventory,
     pub changes: Vec<Change>,
-    /// Kinds the inventory listed before this plan (for the parent update).
+    /// Kinds and namespaces the inventory listed before this plan (for
+    /// the parent update).
     #[serde(skip)]
     pub previous_group_kinds: BTreeSet<String>,
+    #[serde(skip)]
+    pub previous_namespaces: BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -138,6 +141,8 @@ pub struct Orphan {
 pub struct Observed {
     pub context: String,
     pub previous_group_kinds: BTreeSet<String>,
+    #[serde(default)]
+    pub previous_namespaces: BTreeSet<String>,
     pub kinds: Vec<ServedKind>,
     pub objects: Vec<Value>,
 }
@@ -165,15 +170,15 @@ impl Observed {
 /// members (label-selected, every namespace), then one LIST per kind and
 /// namespace for desired objects not found among them (the first apply,
 /// adopting objects made by others).
-pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Observed, String> {
-    let previous_group_kinds = inventory_group_kinds(target, inventory).await?;
+pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options, keep_managed_fields: bool) -> Result<Observed, String> {
+    let parent = read_inventory(target, inventory).await?;
     let mut group_kinds: BTreeMap<String, Served> = BTreeMap::new();
     for d in desired {
         if let Some(s) = target.resolve(&d.api_version, &d.kind) {
             group_kinds.entry(d.group_kind()).or_insert(s);
         }
     }
-    for gk in &previous_group_kinds {
+    for gk in &parent.group_kinds {
         if group_kinds.contains_key(gk) {
             continue;
         }
@@ -182,19 +187,23 @@ pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory
             group_kinds.insert(gk.clone(), s);
         }
     }
+    // Members are listed per namespace the inventory and the designs name,
+    // in parallel (as kubectl's ApplySet prune does); without a parent
+    // there is no record of namespaces, so every namespace at once.
+    let mut namespaces: BTreeSet<String> = parent.namespaces.clone();
+    namespaces.extend(desired.iter().filter_map(|d| d.namespace.clone()));
     let selector = format!("{}={}", render::PART_OF_LABEL, inventory.id);
-    let managed_lists: Vec<Vec<DynamicObject>> = stream::iter(group_kinds.values().cloned())
-        .map(|s| {
-            let api = target.api(&Served { namespaced: false, ..s }, None);
-            let params = ListParams::default().labels(&selector);
-            async move { list_all(&api, params).await }
-        })
-        .buffered(options.concurrency.max(1))
-        .try_collect()
-        .await?;
-    let mut live: HashMap<Key, DynamicObject> = HashMap::new();
-    for object in managed_lists.into_iter().flatten() {
-        live.insert(identity(&object), object);
+    let mut lists: Vec<(Served, Option<String>, ListParams)> = Vec::new();
+    for s in group_kinds.values() {
+        if s.namespaced && parent.exists {
+            lists.extend(namespaces.iter().map(|ns| (s.clone(), Some(ns.clone()), ListParams::default().labels(&selector))));
+        } else {
+            lists.push((Served { namespaced: false, ..s.clone() }, None, ListParams::default().labels(&selector)));
+        }
+    }
+    let mut live: HashMap<Key, Value> = HashMap::new();
+    for object in list_many(target, lists, options.concurrency, keep_managed_fields).await? {
+        live.insert(value_identity(&object), object);
     }
     let mut missing: BTreeMap<(String, Option<String>), Served> = BTreeMap::new();
     for d in desired {
@@ -204,25 +213,47 @@ pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory
             missing.entry((d.group_kind(), namespace)).or_insert(s);
         }
     }
-    let other_lists: Vec<Vec<DynamicObject>> = stream::iter(missing.into_iter())
-        .map(|((_, namespace), s)| {
-            let api = target.api(&s, namespace.as_deref());
-            async move { list_all(&api, ListParams::default()).await }
-        })
-        .buffered(options.concurrency.max(1))
-        .try_collect()
-        .await?;
-    for object in other_lists.into_iter().flatten() {
-        live.entry(identity(&object)).or_insert(object);
+    let lists = missing.into_iter().map(|((_, namespace), s)| (s, namespace, ListParams::default())).collect();
+    for object in list_many(target, lists, options.concurrency, keep_managed_fields).await? {
+        live.entry(value_identity(&object)).or_insert(object);
     }
-    let mut objects: Vec<(Key, DynamicObject)> = live.into_iter().collect();
+    let mut objects: Vec<(Key, Value)> = live.into_iter().collect();
     objects.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Observed {
         context: target.context.clone(),
-        previous_group_kinds,
+        previous_group_kinds: parent.group_kinds,
+        previous_namespaces: parent.namespaces,
         kinds: target.served_kinds(),
-        objects: objects.into_iter().map(|(_, o)| serde_json::to_value(o).unwrap_or(Value::Null)).collect(),
+        objects: objects.into_iter().map(|(_, o)| o).collect(),
     })
+}
+
+/// Runs the LISTs concurrently; objects as JSON, with `apiVersion` and
+/// `kind` set (API servers leave them out of list items) and, unless
+/// asked to keep them, without `managedFields`, most of an object's size.
+async fn list_many(target: &Target, lists: Vec<(Served, Option<String>, ListParams)>, concurrency: usize, keep_managed_fields: bool) -> Result<Vec<Value>, String> {
+    let pages: Vec<Vec<Value>> = stream::iter(lists)
+        .map(|(served, namespace, params)| {
+            let api = target.api(&served, namespace.as_deref());
+            let client = target.client.clone();
+            async move {
+                let mut items = list_all(&client, &api.resource_url(), params).await?;
+                for item in &mut items {
+                    if let Some(map) = item.as_object_mut() {
+                        map.entry("apiVersion").or_insert_with(|| json!(served.resource.api_version));
+                        map.entry("kind").or_insert_with(|| json!(served.resource.kind));
+                        if !keep_managed_fields && let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+                            metadata.remove("managedFields");
+                        }
+                    }
+                }
+                Ok::<_, String>(items)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    Ok(pages.into_iter().flatten().collect())
 }
 
 type Key = (String, String, Option<String>, String);
@@ -309,14 +340,20 @@ impl Draft {
     fn finish(self, observed: &Observed, inventory: &Inventory) -> Plan {
         let mut changes: Vec<Change> = self.changes.into_iter().flatten().collect();
         changes.extend(self.prune);
-        Plan { context: observed.context.clone(), inventory: inventory.clone(), changes, previous_group_kinds: observed.previous_group_kinds.clone() }
+        Plan {
+            context: observed.context.clone(),
+            inventory: inventory.clone(),
+            changes,
+            previous_group_kinds: observed.previous_group_kinds.clone(),
+            previous_namespaces: observed.previous_namespaces.clone(),
+        }
     }
 }
 
 /// Computes the plan of `desired` against `target`: dry-runs only where
 /// the cheap checks cannot decide.
 pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Plan, String> {
-    let observed = observe(target, desired, inventory, options).await?;
+    let observed = observe(target, desired, inventory, options, false).await?;
     let mut draft = draft(&observed, desired, inventory, options, false);
     let force = options.force_conflicts;
     let decided: Vec<(usize, Change)> = stream::iter(std::mem::take(&mut draft.pending))
@@ -531,16 +568,6 @@ fn is_member(object: &Value, inventory: &Inventory) -> bool {
     object.pointer("/metadata/labels").and_then(|l| l.get(render::PART_OF_LABEL)).and_then(Value::as_str) == Some(inventory.id.as_str())
 }
 
-fn identity(object: &DynamicObject) -> Key {
-    let (api_version, kind) = object.types.as_ref().map(|t| (t.api_version.as_str(), t.kind.as_str())).unwrap_or_default();
-    (
-        crate::cluster::split_api_version(api_version).0.to_owned(),
-        kind.to_owned(),
-        object.metadata.namespace.clone(),
-        object.metadata.name.clone().unwrap_or_default(),
-    )
-}
-
 fn value_identity(object: &Value) -> Key {
     let text = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
     (
@@ -571,8 +598,15 @@ async fn dry_run_apply(api: &kube::Api<DynamicObject>, d: &Desired, force: bool)
         params = params.force();
     }
     let patch = Patch::Apply(&d.object);
-    let result = with_retry(|| api.patch(&d.name, &params, &patch)).await?;
-    Ok(serde_json::to_value(result).unwrap_or(Value::Null))
+    // Parsed as plain JSON, like the LISTs, so both sides of a diff keep
+    // the server's field order.
+    let client = kube::Client::from(api.clone());
+    let url = api.resource_url();
+    with_retry(|| async {
+        let request = kube::core::Request::new(url).patch(&d.name, &params, &patch).map_err(kube::Error::BuildRequest)?;
+        client.request::<Value>(request).await
+    })
+    .await
 }
 
 async fn decide(d: &Desired, i: usize, live: &Value, outcome: Result<Value, kube::Error>, api: &kube::Api<DynamicObject>) -> Change {
@@ -635,7 +669,22 @@ where
     }
 }
 
-async fn list_all(api: &kube::Api<DynamicObject>, params: ListParams) -> Result<Vec<DynamicObject>, String> {
+#[derive(serde::Deserialize)]
+struct RawList {
+    #[serde(default)]
+    metadata: RawListMeta,
+    #[serde(default)]
+    items: Vec<Value>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct RawListMeta {
+    #[serde(default, rename = "continue")]
+    continue_token: Option<String>,
+}
+
+/// Every page of a LIST, parsed straight into JSON values.
+async fn list_all(client: &kube::Client, url: &str, params: ListParams) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -643,8 +692,13 @@ async fn list_all(api: &kube::Api<DynamicObject>, params: ListParams) -> Result<
         if let Some(t) = &token {
             p = p.continue_token(t);
         }
-        let page = with_retry(|| api.list(&p)).await.map_err(|e| format!("cannot list {}: {}", api.resource_url(), error_text(&e)))?;
-        token = page.metadata.continue_.clone().filter(|t| !t.is_empty());
+        let page: RawList = with_retry(|| async {
+            let request = kube::core::Request::new(url).list(&p).map_err(kube::Error::BuildRequest)?;
+            client.request::<RawList>(request).await
+        })
+        .await
+        .map_err(|e| format!("cannot list {url}: {}", error_text(&e)))?;
+        token = page.metadata.continue_token.filter(|t| !t.is_empty());
         out.extend(page.items);
         if token.is_none() {
             return Ok(out);
@@ -652,20 +706,31 @@ async fn list_all(api: &kube::Api<DynamicObject>, params: ListParams) -> Result<
     }
 }
 
-async fn inventory_group_kinds(target: &Target, inventory: &Inventory) -> Result<BTreeSet<String>, String> {
-    let Some(served) = target.resolve("v1", "ConfigMap") else { return Ok(BTreeSet::new()) };
+/// What the inventory's parent records: the kinds and namespaces of its
+/// members.
+struct Parent {
+    exists: bool,
+    group_kinds: BTreeSet<String>,
+    namespaces: BTreeSet<String>,
+}
+
+async fn read_inventory(target: &Target, inventory: &Inventory) -> Result<Parent, String> {
+    let mut parent = Parent { exists: false, group_kinds: BTreeSet::new(), namespaces: BTreeSet::new() };
+    let Some(served) = target.resolve("v1", "ConfigMap") else { return Ok(parent) };
     let api = target.api(&served, Some(&inventory.namespace));
-    match with_retry(|| api.get_opt(&inventory.name)).await {
-        Ok(Some(parent)) => Ok(parent
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(render::APPLYSET_GROUP_KINDS))
-            .map(|list| list.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
-            .unwrap_or_default()),
-        Ok(None) => Ok(BTreeSet::new()),
-        Err(e) => Err(format!("cannot read inventory {}/{}: {}", inventory.namespace, inventory.name, error_text(&e))),
-    }
+    let object = with_retry(|| api.get_opt(&inventory.name))
+        .await
+        .map_err(|e| format!("cannot read inventory {}/{}: {}", inventory.namespace, inventory.name, error_text(&e)))?;
+    let Some(object) = object else { return Ok(parent) };
+    let annotations = object.metadata.annotations.unwrap_or_default();
+    let list = |key: &str| -> BTreeSet<String> {
+        annotations.get(key).map(|l| l.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+    };
+    parent.exists = true;
+    parent.group_kinds = list(render::APPLYSET_GROUP_KINDS);
+    parent.namespaces = list(render::APPLYSET_NAMESPACES);
+    parent.namespaces.insert(inventory.namespace.clone());
+    Ok(parent)
 }
 
 /// Whether every value of `desired` is present and equal in `live`

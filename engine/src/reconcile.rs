@@ -161,13 +161,16 @@ pub async fn apply(target: &mut Target, plan: &Plan, desired: &[Desired], deps: 
     let mut steps: Vec<Option<Step>> = vec![None; desired.len()];
     let mut extra_steps = Vec::new();
     let desired_group_kinds: BTreeSet<String> = desired.iter().map(Desired::group_kind).collect();
-    let namespaces: BTreeSet<String> = desired.iter().filter_map(|d| d.namespace.clone()).collect();
+    // The parent's own namespace always counts (the parent lists only the others).
+    let mut namespaces: BTreeSet<String> = desired.iter().filter_map(|d| d.namespace.clone()).collect();
+    namespaces.insert(plan.inventory.namespace.clone());
     let work = plan.changes.iter().filter(|c| !matches!(c.action, Action::Unchanged | Action::Retain)).count();
     progress.stage("applying", work);
 
     let union: BTreeSet<String> = plan.previous_group_kinds.union(&desired_group_kinds).cloned().collect();
-    if union != plan.previous_group_kinds
-        && let Err(message) = write_inventory(target, plan, &union, &namespaces).await
+    let all_namespaces: BTreeSet<String> = plan.previous_namespaces.union(&namespaces).cloned().collect();
+    if (union != plan.previous_group_kinds || !namespaces.is_subset(&plan.previous_namespaces))
+        && let Err(message) = write_inventory(target, plan, &union, &all_namespaces).await
     {
         return Report {
             context: target.context.clone(),
@@ -311,9 +314,11 @@ pub async fn apply(target: &mut Target, plan: &Plan, desired: &[Desired], deps: 
         .map(|s| render::group_kind(crate::cluster::split_api_version(&s.api_version).0, &s.kind))
         .collect();
     let final_kinds: BTreeSet<String> = desired_group_kinds.union(&retained).cloned().collect();
+    let mut final_namespaces = namespaces.clone();
+    final_namespaces.extend(extra_steps.iter().filter(|s| s.outcome != Outcome::Deleted).filter_map(|s| s.namespace.clone()));
     if !any_failed
-        && final_kinds != union
-        && let Err(message) = write_inventory(target, plan, &final_kinds, &namespaces).await
+        && (final_kinds != union || final_namespaces != all_namespaces)
+        && let Err(message) = write_inventory(target, plan, &final_kinds, &final_namespaces).await
     {
         extra_steps.push(Step {
             outcome: Outcome::Failed,

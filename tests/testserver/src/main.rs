@@ -1,6 +1,11 @@
 //! `weft-testserver --listen 127.0.0.1:PORT --kubeconfig-out FILE`: serves
 //! until killed; prints the bound address on stdout.
 
+// glibc's allocator spent most of a large LIST in malloc bookkeeping. Only
+// the binary sets it: in-process, the test binary's allocator applies.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -439,18 +439,29 @@ fn resource(
                 return watch(shared, &rt, ns, q);
             }
             let (items, rv, cont) = list(&store, &rt, ns, q)?;
+            // Items are shared with the store: serialise them after the
+            // lock is released, without copying (large lists are the
+            // benchmark's hot path).
+            drop(store);
             if wants_table(accept) {
-                let mut t = table(&rt, &items, json!(rv), q);
+                let presented: Vec<Value> = items.iter().map(|o| present(&rt, o)).collect();
+                let mut t = table(&rt, &presented, json!(rv), q);
                 if let Some(c) = cont {
                     t["metadata"]["continue"] = json!(c);
                 }
                 return Ok(json_response(200, &t));
             }
-            let mut l = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": {"resourceVersion": rv}, "items": items});
+            let mut metadata = json!({"resourceVersion": rv});
             if let Some(c) = cont {
-                l["metadata"]["continue"] = json!(c);
+                metadata["continue"] = json!(c);
             }
-            (200, l)
+            let api_version = rt.api_version();
+            let items: Vec<std::borrow::Cow<'_, Value>> = items
+                .iter()
+                .map(|o| if rt.crd.is_some() { std::borrow::Cow::Owned(present(&rt, o)) } else { std::borrow::Cow::Borrowed(&**o) })
+                .collect();
+            let body = ListBody { kind: format!("{}List", rt.kind), api_version: &api_version, metadata, items };
+            return Ok(bytes_response(200, serde_json::to_vec(&body).unwrap_or_default()));
         }
         ("POST", None) => store.create(&rt, ns, body_value()?, &ctx)?,
         ("PUT", Some(name)) => store.update(&rt, ns, name, body_value()?, &ctx)?,
@@ -498,8 +509,26 @@ fn resource(
     Ok(json_response(code, &v))
 }
 
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    kind: String,
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    metadata: Value,
+    items: Vec<std::borrow::Cow<'a, Value>>,
+}
+
+fn bytes_response(code: u16, bytes: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("Content-Type", "application/json")
+        .header("Cache-Control", "no-cache, private")
+        .body(Body::Full(Some(Bytes::from(bytes))))
+        .unwrap()
+}
+
 /// Items (filtered, paged), the list resourceVersion and a continue token.
-fn list(store: &Store, rt: &ResourceType, ns: Option<&str>, q: &HashMap<String, String>) -> Result<(Vec<Value>, String, Option<String>), ApiError> {
+fn list(store: &Store, rt: &ResourceType, ns: Option<&str>, q: &HashMap<String, String>) -> Result<(Vec<Arc<Value>>, String, Option<String>), ApiError> {
     let ls = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)?;
     let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)?;
     let start: usize = match q.get("continue").filter(|c| !c.is_empty()) {
@@ -509,7 +538,7 @@ fn list(store: &Store, rt: &ResourceType, ns: Option<&str>, q: &HashMap<String, 
     let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).filter(|&l| l > 0).unwrap_or(usize::MAX);
     let all: Vec<_> = store.list_raw(rt, ns).into_iter().filter(|o| ls.matches(o) && fs.matches(o)).collect();
     let end = start.saturating_add(limit).min(all.len());
-    let items: Vec<Value> = all.get(start.min(all.len())..end).unwrap_or(&[]).iter().map(|o| present(rt, o)).collect();
+    let items: Vec<Arc<Value>> = all.get(start.min(all.len())..end).unwrap_or(&[]).to_vec();
     let cont = (end < all.len()).then(|| end.to_string());
     Ok((items, store.rv.to_string(), cont))
 }
