@@ -660,11 +660,13 @@ fn run_snapshot(args: SnapshotArgs, verbose: bool) -> Result<ExitCode, String> {
     let target = &prepared.targets[0];
     let mut observed = runtime()?.block_on(async {
         let cluster = weft::cluster::Target::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
-        weft::plan::observe(&cluster, &target.desired, &prepared.inventory, &Default::default(), true).await
+        weft::plan::observe(&cluster, &target.desired, &prepared.inventory, &Default::default()).await
     })?;
     progress.finish();
-    for object in &mut observed.objects {
-        weft::plan::mask_secret(object);
+    for live in observed.objects.iter_mut().filter(|o| o.kind == "Secret") {
+        let mut value = live.value();
+        weft::plan::mask_secret(&mut value);
+        live.object = serde_json::value::to_raw_value(&value).map_err(|e| e.to_string())?;
     }
     let mut document = serde_json::json!({"apiVersion": SNAPSHOT_API_VERSION, "kind": "Snapshot", "takenAt": jiff::Timestamp::now().to_string()});
     if let (Some(map), serde_json::Value::Object(body)) = (document.as_object_mut(), serde_json::to_value(&observed).map_err(|e| e.to_string())?) {
@@ -801,7 +803,13 @@ impl StageTimer {
     }
     fn lap(&mut self, stage: &str) {
         if let Some(start) = &mut self.0 {
-            eprintln!("weft: timing: {stage:<14} {:>8.3} s", start.elapsed().as_secs_f64());
+            // Resident memory after the stage too: where a large run's memory goes.
+            let rss = std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())).flatten())
+                .map(|kb| format!("  rss {:>6.1} MiB", kb as f64 / 1024.0))
+                .unwrap_or_default();
+            eprintln!("weft: timing: {stage:<14} {:>8.3} s{rss}", start.elapsed().as_secs_f64());
             *start = std::time::Instant::now();
         }
     }

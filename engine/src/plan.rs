@@ -144,7 +144,62 @@ pub struct Observed {
     #[serde(default)]
     pub previous_namespaces: BTreeSet<String>,
     pub kinds: Vec<ServedKind>,
-    pub objects: Vec<Value>,
+    pub objects: Vec<LiveObject>,
+}
+
+/// A live object as the server sent it. Kept as JSON text: a no-op plan of
+/// a large repo parses each object once, to compare, and holds none.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveObject {
+    /// From the LIST it came in (API servers leave these out of items).
+    pub api_version: String,
+    pub kind: String,
+    pub object: Box<serde_json::value::RawValue>,
+}
+
+impl LiveObject {
+    /// The whole object, with `apiVersion` and `kind`.
+    pub fn value(&self) -> Value {
+        let mut value: Value = serde_json::from_str(self.object.get()).unwrap_or(Value::Null);
+        if let Some(map) = value.as_object_mut() {
+            map.entry("apiVersion").or_insert_with(|| json!(self.api_version));
+            map.entry("kind").or_insert_with(|| json!(self.kind));
+        }
+        value
+    }
+
+    fn header(&self) -> Header {
+        serde_json::from_str(self.object.get()).unwrap_or_default()
+    }
+
+    fn key(&self, header: &Header) -> Key {
+        (
+            crate::cluster::split_api_version(&self.api_version).0.to_owned(),
+            self.kind.clone(),
+            header.metadata.namespace.clone(),
+            header.metadata.name.clone(),
+        )
+    }
+}
+
+/// The fields of an object a plan reads without parsing the rest.
+#[derive(Default, serde::Deserialize)]
+struct Header {
+    #[serde(default)]
+    metadata: HeaderMeta,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct HeaderMeta {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
 }
 
 /// A served kind, as a snapshot records it.
@@ -170,7 +225,7 @@ impl Observed {
 /// members (label-selected, every namespace), then one LIST per kind and
 /// namespace for desired objects not found among them (the first apply,
 /// adopting objects made by others).
-pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options, keep_managed_fields: bool) -> Result<Observed, String> {
+pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Observed, String> {
     let parent = read_inventory(target, inventory).await?;
     let mut group_kinds: BTreeMap<String, Served> = BTreeMap::new();
     for d in desired {
@@ -201,9 +256,9 @@ pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory
             lists.push((Served { namespaced: false, ..s.clone() }, None, ListParams::default().labels(&selector)));
         }
     }
-    let mut live: HashMap<Key, Value> = HashMap::new();
-    for object in list_many(target, lists, options.concurrency, keep_managed_fields).await? {
-        live.insert(value_identity(&object), object);
+    let mut live: HashMap<Key, LiveObject> = HashMap::new();
+    for object in list_many(target, lists, options.concurrency).await? {
+        live.insert(object.key(&object.header()), object);
     }
     let mut missing: BTreeMap<(String, Option<String>), Served> = BTreeMap::new();
     for d in desired {
@@ -214,10 +269,10 @@ pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory
         }
     }
     let lists = missing.into_iter().map(|((_, namespace), s)| (s, namespace, ListParams::default())).collect();
-    for object in list_many(target, lists, options.concurrency, keep_managed_fields).await? {
-        live.entry(value_identity(&object)).or_insert(object);
+    for object in list_many(target, lists, options.concurrency).await? {
+        live.entry(object.key(&object.header())).or_insert(object);
     }
-    let mut objects: Vec<(Key, Value)> = live.into_iter().collect();
+    let mut objects: Vec<(Key, LiveObject)> = live.into_iter().collect();
     objects.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Observed {
         context: target.context.clone(),
@@ -228,26 +283,16 @@ pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory
     })
 }
 
-/// Runs the LISTs concurrently; objects as JSON, with `apiVersion` and
-/// `kind` set (API servers leave them out of list items) and, unless
-/// asked to keep them, without `managedFields`, most of an object's size.
-async fn list_many(target: &Target, lists: Vec<(Served, Option<String>, ListParams)>, concurrency: usize, keep_managed_fields: bool) -> Result<Vec<Value>, String> {
-    let pages: Vec<Vec<Value>> = stream::iter(lists)
+/// Runs the LISTs concurrently.
+async fn list_many(target: &Target, lists: Vec<(Served, Option<String>, ListParams)>, concurrency: usize) -> Result<Vec<LiveObject>, String> {
+    let pages: Vec<Vec<LiveObject>> = stream::iter(lists)
         .map(|(served, namespace, params)| {
             let api = target.api(&served, namespace.as_deref());
             let client = target.client.clone();
             async move {
-                let mut items = list_all(&client, &api.resource_url(), params).await?;
-                for item in &mut items {
-                    if let Some(map) = item.as_object_mut() {
-                        map.entry("apiVersion").or_insert_with(|| json!(served.resource.api_version));
-                        map.entry("kind").or_insert_with(|| json!(served.resource.kind));
-                        if !keep_managed_fields && let Some(Value::Object(metadata)) = map.get_mut("metadata") {
-                            metadata.remove("managedFields");
-                        }
-                    }
-                }
-                Ok::<_, String>(items)
+                let items = list_all(&client, &api.resource_url(), params).await?;
+                let (api_version, kind) = (served.resource.api_version.clone(), served.resource.kind.clone());
+                Ok::<_, String>(items.into_iter().map(|object| LiveObject { api_version: api_version.clone(), kind: kind.clone(), object }).collect())
             }
         })
         .buffer_unordered(concurrency.max(1))
@@ -278,7 +323,8 @@ fn draft(observed: &Observed, desired: &[Desired], inventory: &Inventory, option
             Some(((group, kind), d.name.clone()))
         })
         .collect();
-    let live: HashMap<Key, &Value> = observed.objects.iter().map(|o| (value_identity(o), o)).collect();
+    let headers: Vec<Header> = observed.objects.iter().map(LiveObject::header).collect();
+    let live: HashMap<Key, usize> = observed.objects.iter().zip(&headers).enumerate().map(|(i, (o, h))| (o.key(h), i)).collect();
     let mut changes: Vec<Option<Change>> = vec![None; desired.len()];
     let mut pending = Vec::new();
     let mut desired_keys = BTreeSet::new();
@@ -296,8 +342,9 @@ fn draft(observed: &Observed, desired: &[Desired], inventory: &Inventory, option
         desired_keys.insert(key.clone());
         match live.get(&key) {
             None => changes[i] = Some(change(d, i, Action::Create, diff_text(None, Some(&d.object)), String::new())),
-            Some(&live_value) => {
-                let hash = live_value.pointer("/metadata/annotations").and_then(|a| a.get(render::HASH_ANNOTATION)).and_then(Value::as_str);
+            Some(&at) => {
+                let hash = headers[at].metadata.annotations.get(render::HASH_ANNOTATION);
+                let live_value = observed.objects[at].value();
                 // A snapshot holds Secret values as hashes: compare like with like.
                 let comparable = if masked_live {
                     let mut copy = d.object.clone();
@@ -306,10 +353,10 @@ fn draft(observed: &Observed, desired: &[Desired], inventory: &Inventory, option
                 } else {
                     std::borrow::Cow::Borrowed(&d.object)
                 };
-                if hash == Some(d.hash.as_str()) && holds(&comparable, live_value) {
+                if hash == Some(&d.hash) && holds(&comparable, &live_value) {
                     changes[i] = Some(change(d, i, Action::Unchanged, String::new(), String::new()));
                 } else {
-                    pending.push((i, s, live_value.clone()));
+                    pending.push((i, s, live_value));
                 }
             }
         }
@@ -318,17 +365,13 @@ fn draft(observed: &Observed, desired: &[Desired], inventory: &Inventory, option
     // Prune: members of the inventory that are no longer desired.
     let mut orphans: Vec<Orphan> = live
         .iter()
-        .filter(|(key, object)| !desired_keys.contains(*key) && is_member(object, inventory))
-        .map(|(key, object)| Orphan {
-            api_version: object["apiVersion"].as_str().unwrap_or_default().to_owned(),
+        .filter(|(key, at)| !desired_keys.contains(*key) && headers[**at].metadata.labels.get(render::PART_OF_LABEL) == Some(&inventory.id))
+        .map(|(key, &at)| Orphan {
+            api_version: observed.objects[at].api_version.clone(),
             kind: key.1.clone(),
             namespace: key.2.clone(),
             name: key.3.clone(),
-            annotations: object
-                .pointer("/metadata/annotations")
-                .and_then(Value::as_object)
-                .map(|a| a.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
-                .unwrap_or_default(),
+            annotations: headers[at].metadata.annotations.clone(),
         })
         .collect();
     orphans.sort_by(|a, b| (deletion_rank(&a.kind), &a.namespace, &a.name).cmp(&(deletion_rank(&b.kind), &b.namespace, &b.name)));
@@ -353,7 +396,7 @@ impl Draft {
 /// Computes the plan of `desired` against `target`: dry-runs only where
 /// the cheap checks cannot decide.
 pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Plan, String> {
-    let observed = observe(target, desired, inventory, options, false).await?;
+    let observed = observe(target, desired, inventory, options).await?;
     let mut draft = draft(&observed, desired, inventory, options, false);
     let force = options.force_conflicts;
     let decided: Vec<(usize, Change)> = stream::iter(std::mem::take(&mut draft.pending))
@@ -564,19 +607,7 @@ fn prune_changes(
         .collect()
 }
 
-fn is_member(object: &Value, inventory: &Inventory) -> bool {
-    object.pointer("/metadata/labels").and_then(|l| l.get(render::PART_OF_LABEL)).and_then(Value::as_str) == Some(inventory.id.as_str())
-}
 
-fn value_identity(object: &Value) -> Key {
-    let text = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
-    (
-        crate::cluster::split_api_version(&text("/apiVersion")).0.to_owned(),
-        text("/kind"),
-        object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_owned),
-        text("/metadata/name"),
-    )
-}
 
 fn change(d: &Desired, index: usize, action: Action, diff: String, reason: String) -> Change {
     Change {
@@ -674,7 +705,7 @@ struct RawList {
     #[serde(default)]
     metadata: RawListMeta,
     #[serde(default)]
-    items: Vec<Value>,
+    items: Vec<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Default, serde::Deserialize)]
@@ -684,7 +715,7 @@ struct RawListMeta {
 }
 
 /// Every page of a LIST, parsed straight into JSON values.
-async fn list_all(client: &kube::Client, url: &str, params: ListParams) -> Result<Vec<Value>, String> {
+async fn list_all(client: &kube::Client, url: &str, params: ListParams) -> Result<Vec<Box<serde_json::value::RawValue>>, String> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
