@@ -13,7 +13,7 @@
 //!    weft must make no write and no dry-run request;
 //! 3. (informational) **no-op plan**: `weft plan DIR --format json`.
 //!
-//! It prints median wall time, peak RSS (wait4 rusage), CPU of the tool and
+//! It prints median wall time, peak RSS (VmHWM, see `measure`), CPU of the tool and
 //! of the in-process server, the server's request counts per tool, the
 //! ratio kubectl/weft, and a targets summary; the figures also go to
 //! `target/bench-results/reconcile.json`. kubectl runs only at N ≤ 1,000.
@@ -37,8 +37,6 @@ use weft_testserver::{Counts, Options, TestServer};
 /// Bump whenever the generated repository changes.
 const GENERATOR_VERSION: u32 = 1;
 const SIZES: &[usize] = &[1_000, 10_000];
-/// Objects per namespace (the Namespace included).
-const PER_NAMESPACE: usize = 100;
 /// kubectl runs only up to here.
 const PEER_MAX_N: usize = 1_000;
 /// Above this N, weft's create runs once (a fresh server per run is dear).
@@ -120,7 +118,7 @@ fn main() {
     }
 
     println!(
-        "\nhow each tool is run (wall = spawn to reaped; CPU and peak RSS from wait4 rusage of that one process;\n\
+        "\nhow each tool is run (wall = spawn to reaped; CPU from wait4 rusage of that one process; peak RSS = its VmHWM, sampled every 2 ms;\n\
          srv cpu = this process's CPU during the run, i.e. the in-process test server; requests = the server's log for that run):\n  \
          weft apply <repo> --kubeconfig <file> --format json          (defaults: --concurrency 8)\n  \
          kubectl --kubeconfig <file> apply --server-side --field-manager {FIELD_MANAGER_KUBECTL} -R -f <repo>/manifests --cache-dir <per-server dir>\n  \
@@ -675,7 +673,10 @@ fn stored_objects(server: &TestServer, repo: &Path) -> usize {
 struct Measure {
     wall: f64,
     cpu: f64,
+    /// Peak RSS of the exec'd program (VmHWM), else ru_maxrss.
     rss_mib: f64,
+    /// wait4's ru_maxrss, inflated by this process's size (see `measure`).
+    rss_wait4_mib: f64,
     server_cpu: f64,
     code: Option<i32>,
     stdout: String,
@@ -708,6 +709,32 @@ fn measure(cmd: &mut Command) -> Result<Measure, String> {
     let out = reader(Box::new(child.stdout.take().expect("piped")));
     let err = reader(Box::new(child.stderr.take().expect("piped")));
     let pid = child.id() as libc::pid_t;
+    // Peak RSS: wait4's ru_maxrss is not usable here. The child is spawned
+    // with vfork semantics from this process, and Linux carries the high
+    // water mark of the parent's address space (this process holds the
+    // test server and its objects) into the child's ru_maxrss at exec. So
+    // VmHWM of the exec'd program is sampled from /proc every 2 ms instead;
+    // it is a high water mark, so only growth in the last 2 ms can be missed.
+    let comm: String = Path::new(cmd.get_program()).file_name().map_or(String::new(), |n| n.to_string_lossy().chars().take(15).collect());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak_kib: Option<u64> = None;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else { break };
+                let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
+                // Before exec the child still shows this process's name and memory.
+                if field("Name:") == Some(comm.as_str())
+                    && let Some(kib) = field("VmHWM:").and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+                {
+                    peak_kib = Some(peak_kib.map_or(kib, |p| p.max(kib)));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            peak_kib
+        })
+    };
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data; wait4 fills it for our own child,
     // which std never reaps because we never call `Child::wait`.
@@ -724,13 +751,16 @@ fn measure(cmd: &mut Command) -> Result<Measure, String> {
     }
     let wall = start.elapsed().as_secs_f64();
     let server_cpu = self_cpu() - cpu0;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let polled_kib = poller.join().ok().flatten();
     drop(child);
     let code = if libc::WIFEXITED(status) { Some(libc::WEXITSTATUS(status)) } else { None };
     Ok(Measure {
         wall,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        // Linux reports ru_maxrss in KiB.
-        rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        // Linux reports both in KiB.
+        rss_mib: polled_kib.map_or(usage.ru_maxrss as f64, |k| k as f64) / 1024.0,
+        rss_wait4_mib: usage.ru_maxrss as f64 / 1024.0,
         server_cpu,
         code,
         stdout: out.join().unwrap_or_default(),
@@ -744,6 +774,7 @@ struct Series {
     walls: Vec<f64>,
     cpus: Vec<f64>,
     rss: Vec<f64>,
+    rss_wait4: Vec<f64>,
     server_cpus: Vec<f64>,
     counts: Vec<Counts>,
     /// stderr lines about client-side throttling (kubectl), summed over runs.
@@ -769,6 +800,7 @@ impl Series {
         self.walls.push(m.wall);
         self.cpus.push(m.cpu);
         self.rss.push(m.rss_mib);
+        self.rss_wait4.push(m.rss_wait4_mib);
         self.server_cpus.push(m.server_cpu);
         self.counts.push(counts);
         self.throttled += m.stderr.lines().filter(|l| l.contains("client-side throttling")).count();
@@ -811,6 +843,7 @@ impl Series {
             "cpu_s": self.cpus.iter().map(|&x| num(x)).collect::<Vec<_>>(),
             "server_cpu_s": self.server_cpus.iter().map(|&x| num(x)).collect::<Vec<_>>(),
             "rss_mib": self.rss.iter().map(|&x| num(x)).collect::<Vec<_>>(),
+            "rss_wait4_ru_maxrss_mib": self.rss_wait4.iter().map(|&x| num(x)).collect::<Vec<_>>(),
             "median_wall_s": num(self.median()),
             "min_wall_s": num(self.min()),
             "max_wall_s": num(self.max()),

@@ -249,8 +249,11 @@ pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory
     namespaces.extend(desired.iter().filter_map(|d| d.namespace.clone()));
     let selector = format!("{}={}", render::PART_OF_LABEL, inventory.id);
     let mut lists: Vec<(Served, Option<String>, ListParams)> = Vec::new();
+    // Beyond a few namespaces, one label-selected LIST per kind across all
+    // namespaces costs fewer round trips than one per namespace.
+    let per_namespace = parent.exists && namespaces.len() <= options.concurrency.max(1);
     for s in group_kinds.values() {
-        if s.namespaced && parent.exists {
+        if s.namespaced && per_namespace {
             lists.extend(namespaces.iter().map(|ns| (s.clone(), Some(ns.clone()), ListParams::default().labels(&selector))));
         } else {
             lists.push((Served { namespaced: false, ..s.clone() }, None, ListParams::default().labels(&selector)));

@@ -367,7 +367,15 @@ async fn apply_one(api: &Api<DynamicObject>, wait_api: &Api<DynamicObject>, name
         params = params.force();
     }
     let patch = Patch::Apply(object);
-    with_retry(|| api.patch(name, &params, &patch)).await.map_err(|e| plan::error_text(&e))?;
+    // The response is not needed: skip building a typed object from it.
+    let client = kube::Client::from(api.clone());
+    let url = api.resource_url();
+    with_retry(|| async {
+        let request = kube::core::Request::new(url).patch(name, &params, &patch).map_err(kube::Error::BuildRequest)?;
+        client.request::<serde::de::IgnoredAny>(request).await
+    })
+    .await
+    .map_err(|e| plan::error_text(&e))?;
     // Custom resources need their CRD established, wait or not.
     if options.wait || kind == "CustomResourceDefinition" {
         let kind_for_wait = kind.to_owned();
