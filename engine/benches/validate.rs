@@ -16,11 +16,15 @@
 //! See `benches/README.md`.
 
 mod synth;
+#[path = "common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use common::*;
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -157,16 +161,6 @@ fn main() {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn target_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    // benches run with the package directory as manifest dir; the
-    // workspace's target directory is one level up.
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest.parent().filter(|p| p.join("Cargo.toml").exists()).unwrap_or(manifest);
-    root.join("target")
-}
 
 fn sizes() -> Vec<usize> {
     match std::env::var("WEFT_BENCH_SIZES") {
@@ -177,69 +171,9 @@ fn sizes() -> Vec<usize> {
     }
 }
 
-/// `WEFT_BIN`, else the weft binary cargo built for this bench (the bench
-/// profile inherits release, and `cargo bench` rebuilds it when stale),
-/// else `target/release/weft` after `cargo build --release -p weft`.
-fn weft_binary(target: &Path) -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("WEFT_BIN") {
-        let bin = PathBuf::from(bin);
-        return if bin.exists() { Ok(bin) } else { Err(format!("WEFT_BIN={} does not exist", bin.display())) };
-    }
-    if let Some(bin) = option_env!("CARGO_BIN_EXE_weft")
-        && Path::new(bin).exists()
-    {
-        return Ok(PathBuf::from(bin));
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .args(["build", "--release", "-p", "weft", "--bin", "weft"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-    let bin = target.join("release/weft");
-    if status.success() && bin.exists() {
-        Ok(bin)
-    } else {
-        Err(format!("`cargo build --release -p weft` failed ({status}); set WEFT_BIN to a weft binary"))
-    }
-}
 
-fn cpu_model() -> String {
-    fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
 
-/// Cores kept busy by other processes: the non-idle share of all CPU time
-/// in /proc/stat over one second while this process sleeps.
-fn busy_cores() -> Option<f64> {
-    fn sample() -> Option<(u64, u64)> {
-        let stat = fs::read_to_string("/proc/stat").ok()?;
-        let cpu: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-        // user nice system idle iowait irq softirq steal (guest time is inside user).
-        let total: u64 = cpu.iter().take(8).sum();
-        let idle = cpu.get(3)? + cpu.get(4).unwrap_or(&0);
-        Some((total, idle))
-    }
-    let (t0, i0) = sample()?;
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    let (t1, i1) = sample()?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let dt = (t1 - t0) as f64;
-    (dt > 0.0).then(|| (1.0 - (i1 - i0) as f64 / dt) * cores)
-}
 
-fn warn_if_busy(busy: Option<f64>) {
-    if let Some(b) = busy.filter(|&b| b > 0.25) {
-        println!("  warning: other processes keep {b:.2} cores busy; timings are noisy, rerun on an idle machine");
-    }
-}
 
 fn weft_version(bin: &Path) -> String {
     match Command::new(bin).arg("--version").stdin(Stdio::null()).output() {
@@ -249,59 +183,7 @@ fn weft_version(bin: &Path) -> String {
     }
 }
 
-/// One timed process: wall time from spawn to reaping, CPU time and peak
-/// RSS from `wait4`'s rusage for exactly that child.
-struct Measure {
-    wall: f64,
-    cpu: f64,
-    rss_mib: f64,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
 
-fn measure(cmd: &mut Command) -> Result<Measure, String> {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
-    let reader = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = reader(Box::new(child.stdout.take().expect("piped")));
-    let err = reader(Box::new(child.stderr.take().expect("piped")));
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain old data; wait4 fills it for our own child,
-    // which std never reaps because we never call `Child::wait`.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(format!("wait4: {e}"));
-        }
-    }
-    let wall = start.elapsed().as_secs_f64();
-    drop(child);
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let code = if libc::WIFEXITED(status) { Some(libc::WEXITSTATUS(status)) } else { None };
-    Ok(Measure {
-        wall,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        // Linux reports ru_maxrss in KiB.
-        rss_mib: usage.ru_maxrss as f64 / 1024.0,
-        code,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    })
-}
 
 /// Median, spread and resources of a series of runs.
 #[derive(Default)]
@@ -318,15 +200,6 @@ struct Series {
     error: Option<String>,
 }
 
-fn median(xs: &[f64]) -> f64 {
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
-}
 
 impl Series {
     fn ok(&self) -> bool {
@@ -428,32 +301,7 @@ fn weft_series(bin: &Path, paths: &[PathBuf], n: usize, items: usize, runs: usiz
     s
 }
 
-fn tail(s: &str, max: usize) -> String {
-    let s = s.trim();
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("…{}", &s[start..])
-}
 
-fn fmt_int(x: f64) -> String {
-    if !x.is_finite() {
-        return "-".into();
-    }
-    let s = format!("{:.0}", x);
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 fn print_weft_table(rows: &[(usize, synth::Stats, Series)]) {
     println!(
