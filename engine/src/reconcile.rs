@@ -172,18 +172,7 @@ pub async fn apply(target: &mut Target, plan: &Plan, desired: &[Desired], deps: 
     if (union != plan.previous_group_kinds || !namespaces.is_subset(&plan.previous_namespaces))
         && let Err(message) = write_inventory(target, plan, &union, &all_namespaces).await
     {
-        return Report {
-            context: target.context.clone(),
-            steps: vec![Step {
-                outcome: Outcome::Failed,
-                action: Action::Update,
-                kind: "ConfigMap".into(),
-                api_version: "v1".into(),
-                namespace: Some(plan.inventory.namespace.clone()),
-                name: plan.inventory.name.clone(),
-                message: format!("inventory not written, nothing applied: {message}"),
-            }],
-        };
+        return Report { context: target.context.clone(), steps: vec![inventory_failure(plan, format!("inventory not written, nothing applied: {message}"))] };
     }
 
     // Per desired object: what to do.
@@ -206,39 +195,43 @@ pub async fn apply(target: &mut Target, plan: &Plan, desired: &[Desired], deps: 
     }
     let mut ready: std::collections::VecDeque<usize> = (0..desired.len()).filter(|&i| waiting[i] == 0).collect();
     let mut running = futures::stream::FuturesUnordered::new();
+    // Objects decided without a request (unchanged, failed in planning,
+    // not served): their dependents are released without waiting.
+    let mut settled: std::collections::VecDeque<Finished> = Default::default();
     let mut done = vec![false; desired.len()];
     loop {
         while running.len() < options.concurrency.max(1) {
             let Some(i) = ready.pop_front() else { break };
             let d = &desired[i];
-            if let Some(s) = &steps[i] {
-                // Unchanged or failed in planning: settle at once.
-                let ok = s.outcome == Outcome::Unchanged;
-                running.push(Box::pin(settled(i, ok, None)) as std::pin::Pin<Box<dyn std::future::Future<Output = Finished> + Send>>);
+            if steps[i].is_some() {
+                settled.push_back(Finished { index: i, result: Ok(None) });
                 continue;
             }
-            let served = match target.resolve(&d.api_version, &d.kind) {
-                Some(s) => s,
-                None => {
-                    steps[i] = Some(step(d, action[i].unwrap_or(Action::Deferred), Outcome::Failed, format!("the cluster does not serve {} {}", d.api_version, d.kind)));
-                    running.push(Box::pin(settled(i, false, None)));
-                    continue;
-                }
+            let Some(served) = target.resolve(&d.api_version, &d.kind) else {
+                let message = format!("the cluster does not serve {} {}", d.api_version, d.kind);
+                steps[i] = Some(step(d, action[i].unwrap_or(Action::Deferred), Outcome::Failed, message));
+                settled.push_back(Finished { index: i, result: Ok(None) });
+                continue;
             };
             let api = target.api(&served, d.namespace.as_deref());
-            let wait_api = target.api(&served, d.namespace.as_deref());
             let object = d.object.clone();
             let (name, kind) = (d.name.clone(), d.kind.clone());
             let options = options.clone();
-            running.push(Box::pin(async move {
-                let result = apply_one(&api, &wait_api, &name, &kind, &object, &options).await;
+            running.push(async move {
+                let result = apply_one(&api, &name, &kind, &object, &options).await;
                 let group = (kind == "CustomResourceDefinition")
                     .then(|| object.pointer("/spec/group").and_then(Value::as_str).map(str::to_owned))
                     .flatten();
                 Finished { index: i, result: result.map(|()| group) }
-            }));
+            });
         }
-        let Some(finished) = running.next().await else { break };
+        let finished = match settled.pop_front() {
+            Some(finished) => finished,
+            None => match running.next().await {
+                Some(finished) => finished,
+                None => break,
+            },
+        };
         let i = finished.index;
         done[i] = true;
         let ok = match finished.result {
@@ -320,15 +313,7 @@ pub async fn apply(target: &mut Target, plan: &Plan, desired: &[Desired], deps: 
         && (final_kinds != union || final_namespaces != all_namespaces)
         && let Err(message) = write_inventory(target, plan, &final_kinds, &final_namespaces).await
     {
-        extra_steps.push(Step {
-            outcome: Outcome::Failed,
-            action: Action::Update,
-            kind: "ConfigMap".into(),
-            api_version: "v1".into(),
-            namespace: Some(plan.inventory.namespace.clone()),
-            name: plan.inventory.name.clone(),
-            message: format!("inventory not updated: {message}"),
-        });
+        extra_steps.push(inventory_failure(plan, format!("inventory not updated: {message}")));
     }
     let mut all: Vec<Step> = steps.into_iter().flatten().collect();
     all.extend(extra_steps);
@@ -341,8 +326,17 @@ struct Finished {
     result: Result<Option<String>, String>,
 }
 
-async fn settled(index: usize, ok: bool, group: Option<String>) -> Finished {
-    Finished { index, result: if ok { Ok(group) } else { Err(String::new()) } }
+/// A failed write of the inventory's parent, as a step of the report.
+fn inventory_failure(plan: &Plan, message: String) -> Step {
+    Step {
+        outcome: Outcome::Failed,
+        action: Action::Update,
+        kind: "ConfigMap".into(),
+        api_version: "v1".into(),
+        namespace: Some(plan.inventory.namespace.clone()),
+        name: plan.inventory.name.clone(),
+        message,
+    }
 }
 
 fn skip(i: usize, because: usize, desired: &[Desired], dependents: &[Vec<usize>], steps: &mut [Option<Step>], done: &mut [bool], action: &[Option<Action>]) {
@@ -361,7 +355,7 @@ fn step(d: &Desired, action: Action, outcome: Outcome, message: String) -> Step 
     Step { outcome, action, kind: d.kind.clone(), api_version: d.api_version.clone(), namespace: d.namespace.clone(), name: d.name.clone(), message }
 }
 
-async fn apply_one(api: &Api<DynamicObject>, wait_api: &Api<DynamicObject>, name: &str, kind: &str, object: &Value, options: &Options) -> Result<(), String> {
+async fn apply_one(api: &Api<DynamicObject>, name: &str, kind: &str, object: &Value, options: &Options) -> Result<(), String> {
     let mut params = PatchParams::apply(FIELD_MANAGER);
     if options.force_conflicts {
         params = params.force();
@@ -378,8 +372,7 @@ async fn apply_one(api: &Api<DynamicObject>, wait_api: &Api<DynamicObject>, name
     .map_err(|e| plan::error_text(&e))?;
     // Custom resources need their CRD established, wait or not.
     if options.wait || kind == "CustomResourceDefinition" {
-        let kind_for_wait = kind.to_owned();
-        tokio::time::timeout(options.timeout, wait_ready(wait_api, name, &kind_for_wait))
+        tokio::time::timeout(options.timeout, wait_ready(api, name, kind))
             .await
             .map_err(|_| format!("not ready after {:?}", options.timeout))??;
     }

@@ -568,3 +568,30 @@ fn plan_and_apply_output_is_stable() {
         assert_golden(&format!("cli/{golden}"), &out);
     }
 }
+
+#[test]
+fn an_unserved_kind_fails_with_its_reason_and_the_rest_applies() {
+    let c = cluster();
+    let dir = repo(&[(
+        "mesh.yaml",
+        "apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: default}
+data: {mode: fast}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http: [{route: [{destination: {host: reviews}}]}]
+",
+    )]);
+    let (code, result) = c.apply_json(dir.path(), &[]);
+    assert_eq!(code, 1, "{result}");
+    let steps = result["result"]["steps"].as_array().unwrap();
+    let failed = steps.iter().find(|s| s["kind"] == "VirtualService").unwrap();
+    assert_eq!(failed["outcome"], "failed");
+    assert!(failed["message"].as_str().unwrap().contains("does not serve networking.istio.io/v1 VirtualService"), "{failed}");
+    assert!(steps.iter().any(|s| s["kind"] == "ConfigMap" && s["outcome"] == "applied"), "{result}");
+}
