@@ -1,9 +1,10 @@
 //! Stage 6b: what applying the desired objects would change on one
 //! cluster.
 //!
-//! Live objects are read with one LIST per kind and namespace (and one
-//! label-selected LIST per kind for the inventory), never one GET per
-//! object. An object whose applied hash is unchanged and whose live fields
+//! Live objects are read with LISTs, never one GET per object: the
+//! inventory's members by label (per namespace, or per kind across all
+//! namespaces when there are many), then desired objects not found among
+//! them by kind and namespace. An object whose applied hash is unchanged and whose live fields
 //! still hold every desired value is unchanged without a request of its
 //! own; any other object is diffed by a server-side apply dry-run with
 //! weft's field manager, so server defaults and fields written by
