@@ -408,12 +408,7 @@ fn check_combined(
     };
     let mut found = Vec::new();
     let mut failures = Vec::new();
-    for entry in &prepared.combined {
-        match engine.eval_rule(entry.path()) {
-            Ok(value) => collect(std::slice::from_ref(entry), &RegoValue::from(vec![value]), &locate, sources, &mut found),
-            Err(error) => failures.push((entry.clone(), RegoError::parse(&error))),
-        }
-    }
+    rule_by_rule(&mut engine, &prepared.combined, &locate, sources, &mut found, &mut failures);
     (found, failures)
 }
 
