@@ -266,6 +266,7 @@ fn main() -> ExitCode {
         // SAFETY: nothing else runs yet; no thread can read the environment concurrently.
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
+    weft::release_memory_promptly();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => run_validate(args, cli.verbose),
@@ -449,8 +450,11 @@ struct Prepared {
 impl Prepared {
     fn dependencies(&self, desired: &[weft::render::Desired]) -> Vec<Vec<usize>> {
         let inference = self.inference.get_or_init(|| {
+            // Rendering moved the configurations out of the designs.
+            let mut designs = self.repo.designs.clone();
+            weft::render::restore(&mut designs, desired);
             let mut problems = Vec::new();
-            let inference = infer(&self.repo.designs, &self.repo.config, &self.registry, &mut problems);
+            let inference = infer(&designs, &self.repo.config, &self.registry, &mut problems);
             for problem in problems.iter().filter(|d| d.is_error()) {
                 eprintln!("weft: warning: relationships not inferred, apply order is by kind only: {}", problem.message);
             }
@@ -492,7 +496,9 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
         std::fs::canonicalize(&repo.root).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "default".into())
     });
     let inventory = weft::render::Inventory::new(&name, &cluster.inventory_namespace);
-    let all = weft::render::render(&repo.designs, &registry, &inventory);
+    // Diagnostics are behind us: the texts they quote need not stay.
+    repo.sources = Default::default();
+    let all = weft::render::render(&mut repo.designs, &registry, &inventory);
 
     let targets = match &cluster.env {
         None => vec![PreparedTarget { kubeconfig: cluster.kubeconfig.clone(), context: cluster.context.clone(), desired: all }],

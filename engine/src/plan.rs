@@ -15,9 +15,10 @@ use crate::render::{self, Desired, Inventory};
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 /// weft's field manager in server-side apply.
@@ -156,7 +157,14 @@ pub struct LiveObject {
     /// From the LIST it came in (API servers leave these out of items).
     pub api_version: String,
     pub kind: String,
-    pub object: Box<serde_json::value::RawValue>,
+    pub object: Box<RawValue>,
+    /// Read where the object was listed, so a plan parses it once.
+    #[serde(skip)]
+    header: Option<Header>,
+    /// Listing found the object carrying the desired hash and holding
+    /// every desired value: unchanged, with nothing left to compare.
+    #[serde(skip)]
+    holds_desired: bool,
 }
 
 impl LiveObject {
@@ -170,8 +178,16 @@ impl LiveObject {
         value
     }
 
-    fn header(&self) -> Header {
-        serde_json::from_str(self.object.get()).unwrap_or_default()
+    fn new(api_version: String, kind: String, object: Box<RawValue>) -> LiveObject {
+        let header = Some(serde_json::from_str(object.get()).unwrap_or_default());
+        LiveObject { api_version, kind, object, header, holds_desired: false }
+    }
+
+    fn header(&self) -> std::borrow::Cow<'_, Header> {
+        match &self.header {
+            Some(header) => std::borrow::Cow::Borrowed(header),
+            None => std::borrow::Cow::Owned(serde_json::from_str(self.object.get()).unwrap_or_default()),
+        }
     }
 
     fn key(&self, header: &Header) -> Key {
@@ -182,25 +198,105 @@ impl LiveObject {
             header.metadata.name.clone(),
         )
     }
+
+    /// The object's annotations (read for the few a plan prunes).
+    fn annotations(&self) -> BTreeMap<String, String> {
+        #[derive(Default, serde::Deserialize)]
+        struct Object {
+            #[serde(default)]
+            metadata: Metadata,
+        }
+        #[derive(Default, serde::Deserialize)]
+        struct Metadata {
+            #[serde(default)]
+            annotations: Option<BTreeMap<String, String>>,
+        }
+        serde_json::from_str::<Object>(self.object.get()).unwrap_or_default().metadata.annotations.unwrap_or_default()
+    }
 }
 
-/// The fields of an object a plan reads without parsing the rest.
-#[derive(Default, serde::Deserialize)]
+/// The fields of an object a plan reads for every object, without
+/// parsing the rest or keeping the other labels and annotations.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
 struct Header {
     #[serde(default)]
     metadata: HeaderMeta,
 }
 
-#[derive(Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize)]
 struct HeaderMeta {
     #[serde(default)]
     name: String,
     #[serde(default)]
     namespace: Option<String>,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-    #[serde(default)]
-    annotations: BTreeMap<String, String>,
+    /// The ApplySet the object belongs to.
+    #[serde(default, rename = "labels", deserialize_with = "part_of_label")]
+    part_of: Option<String>,
+    #[serde(default, rename = "annotations", deserialize_with = "applied_hash")]
+    applied_hash: Option<String>,
+}
+
+fn part_of_label<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    deserializer.deserialize_option(PickOne(render::PART_OF_LABEL))
+}
+
+fn applied_hash<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    deserializer.deserialize_option(PickOne(render::HASH_ANNOTATION))
+}
+
+/// Reads a map of strings (or null) keeping only the value under one key.
+struct PickOne(&'static str);
+
+impl<'de> serde::de::Visitor<'de> for PickOne {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of strings")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(wanted) = map.next_key_seed(KeyIs(self.0))? {
+            if wanted {
+                found = map.next_value::<Option<String>>()?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Whether a map key is the one wanted, compared without copying it.
+struct KeyIs(&'static str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyIs {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyIs {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
+    }
 }
 
 /// A served kind, as a snapshot records it.
@@ -227,6 +323,30 @@ impl Observed {
 /// namespace for desired objects not found among them (the first apply,
 /// adopting objects made by others).
 pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Observed, String> {
+    observe_objects(target, desired, inventory, options, None).await
+}
+
+/// The desired objects by key, for checking live objects as they arrive.
+struct Screen<'a> {
+    desired: &'a [Desired],
+    by_key: HashMap<Key, usize>,
+}
+
+impl Screen<'_> {
+    /// Marks a live object that carries its desired object's hash and
+    /// holds every desired value. Run on each page as it arrives, so the
+    /// comparing overlaps the server's work on the next pages.
+    fn check(&self, live: &mut LiveObject) {
+        let header = live.header();
+        let Some(&i) = self.by_key.get(&live.key(&header)) else { return };
+        let d = &self.desired[i];
+        if header.metadata.applied_hash.as_ref() == Some(&d.hash) {
+            live.holds_desired = holds_in_text(&d.value(), live.object.get());
+        }
+    }
+}
+
+async fn observe_objects(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options, screen: Option<&Screen<'_>>) -> Result<Observed, String> {
     let parent = read_inventory(target, inventory).await?;
     let mut group_kinds: BTreeMap<String, Served> = BTreeMap::new();
     for d in desired {
@@ -261,7 +381,7 @@ pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory
         }
     }
     let mut live: HashMap<Key, LiveObject> = HashMap::new();
-    for object in list_many(target, lists, options.concurrency).await? {
+    for object in list_many(target, lists, options.concurrency, screen).await? {
         live.insert(object.key(&object.header()), object);
     }
     let mut missing: BTreeMap<(String, Option<String>), Served> = BTreeMap::new();
@@ -273,7 +393,7 @@ pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory
         }
     }
     let lists = missing.into_iter().map(|((_, namespace), s)| (s, namespace, ListParams::default())).collect();
-    for object in list_many(target, lists, options.concurrency).await? {
+    for object in list_many(target, lists, options.concurrency, screen).await? {
         live.entry(object.key(&object.header())).or_insert(object);
     }
     let mut objects: Vec<(Key, LiveObject)> = live.into_iter().collect();
@@ -288,15 +408,27 @@ pub async fn observe(target: &Target, desired: &[Desired], inventory: &Inventory
 }
 
 /// Runs the LISTs concurrently.
-async fn list_many(target: &Target, lists: Vec<(Served, Option<String>, ListParams)>, concurrency: usize) -> Result<Vec<LiveObject>, String> {
+async fn list_many(target: &Target, lists: Vec<(Served, Option<String>, ListParams)>, concurrency: usize, screen: Option<&Screen<'_>>) -> Result<Vec<LiveObject>, String> {
     let pages: Vec<Vec<LiveObject>> = stream::iter(lists)
         .map(|(served, namespace, params)| {
             let api = target.api(&served, namespace.as_deref());
             let client = target.client.clone();
             async move {
-                let items = list_all(&client, &api.resource_url(), params).await?;
-                let (api_version, kind) = (served.resource.api_version.clone(), served.resource.kind.clone());
-                Ok::<_, String>(items.into_iter().map(|object| LiveObject { api_version: api_version.clone(), kind: kind.clone(), object }).collect())
+                let (api_version, kind) = (&served.resource.api_version, &served.resource.kind);
+                list_all(&client, &api.resource_url(), params, |items| {
+                    use rayon::prelude::*;
+                    items
+                        .into_par_iter()
+                        .map(|object| {
+                            let mut live = LiveObject::new(api_version.clone(), kind.clone(), object.to_owned());
+                            if let Some(screen) = screen {
+                                screen.check(&mut live);
+                            }
+                            live
+                        })
+                        .collect()
+                })
+                .await
             }
         })
         .buffer_unordered(concurrency.max(1))
@@ -317,65 +449,80 @@ struct Draft {
 }
 
 fn draft(observed: &Observed, desired: &[Desired], inventory: &Inventory, options: &Options, masked_live: bool) -> Draft {
+    use rayon::prelude::*;
     // A kind a CRD of this plan defines is deferred.
-    let defined_by_plan: BTreeMap<(String, String), String> = desired
+    let defined_by_plan: BTreeMap<(&str, &str), &str> =
+        desired.iter().filter_map(|d| d.defines.as_ref().map(|(group, kind)| ((group.as_str(), kind.as_str()), d.name.as_str()))).collect();
+    let headers: Vec<std::borrow::Cow<Header>> = observed.objects.par_iter().map(LiveObject::header).collect();
+    let live: HashMap<Key, usize> = observed.objects.iter().zip(&headers).enumerate().map(|(i, (o, h))| (o.key(h), i)).collect();
+    // Where each desired object stands: not served, absent, or live at an index.
+    enum Found {
+        NotServed,
+        Absent,
+        Live(usize, Served),
+    }
+    let mut desired_keys = HashSet::new();
+    let found: Vec<Found> = desired
         .iter()
-        .filter(|d| d.kind == "CustomResourceDefinition")
-        .filter_map(|d| {
-            let group = d.object.pointer("/spec/group")?.as_str()?.to_owned();
-            let kind = d.object.pointer("/spec/names/kind")?.as_str()?.to_owned();
-            Some(((group, kind), d.name.clone()))
+        .map(|d| {
+            let Some(s) = observed.resolve(&d.api_version, &d.kind) else { return Found::NotServed };
+            let namespace = if s.namespaced { d.namespace.clone() } else { None };
+            let key = (d.group.clone(), d.kind.clone(), namespace, d.name.clone());
+            let at = live.get(&key).copied();
+            desired_keys.insert(key);
+            match at {
+                Some(at) => Found::Live(at, s),
+                None => Found::Absent,
+            }
         })
         .collect();
-    let headers: Vec<Header> = observed.objects.iter().map(LiveObject::header).collect();
-    let live: HashMap<Key, usize> = observed.objects.iter().zip(&headers).enumerate().map(|(i, (o, h))| (o.key(h), i)).collect();
-    let mut changes: Vec<Option<Change>> = vec![None; desired.len()];
-    let mut pending = Vec::new();
-    let mut desired_keys = BTreeSet::new();
-    for (i, d) in desired.iter().enumerate() {
-        let Some(s) = observed.resolve(&d.api_version, &d.kind) else {
-            let (action, reason) = match defined_by_plan.get(&(d.group.clone(), d.kind.clone())) {
-                Some(crd) => (Action::Deferred, format!("served once CustomResourceDefinition {crd} of this plan is established")),
-                None => (Action::Error, format!("the cluster does not serve {} {}", d.api_version, d.kind)),
-            };
-            changes[i] = Some(change(d, i, action, diff_text(None, Some(&d.object)), reason));
-            continue;
-        };
-        let namespace = if s.namespaced { d.namespace.clone() } else { None };
-        let key = (d.group.clone(), d.kind.clone(), namespace, d.name.clone());
-        desired_keys.insert(key.clone());
-        match live.get(&key) {
-            None => changes[i] = Some(change(d, i, Action::Create, diff_text(None, Some(&d.object)), String::new())),
-            Some(&at) => {
-                let hash = headers[at].metadata.annotations.get(render::HASH_ANNOTATION);
-                let live_value = observed.objects[at].value();
-                // A snapshot holds Secret values as hashes: compare like with like.
-                let comparable = if masked_live {
-                    let mut copy = d.object.clone();
-                    mask_secret(&mut copy);
-                    std::borrow::Cow::Owned(copy)
-                } else {
-                    std::borrow::Cow::Borrowed(&d.object)
+    // Comparing parses both sides of every existing object: in parallel.
+    let decided: Vec<(Option<Change>, Option<(usize, Served, Value)>)> = found
+        .into_par_iter()
+        .zip(desired.par_iter())
+        .enumerate()
+        .map(|(i, (found, d))| match found {
+            Found::NotServed => {
+                let (action, reason) = match defined_by_plan.get(&(d.group.as_str(), d.kind.as_str())) {
+                    Some(crd) => (Action::Deferred, format!("served once CustomResourceDefinition {crd} of this plan is established")),
+                    None => (Action::Error, format!("the cluster does not serve {} {}", d.api_version, d.kind)),
                 };
-                if hash == Some(&d.hash) && holds(&comparable, &live_value) {
-                    changes[i] = Some(change(d, i, Action::Unchanged, String::new(), String::new()));
+                (Some(change(d, i, action, diff_text(None, Some(&d.value())), reason)), None)
+            }
+            Found::Absent => (Some(change(d, i, Action::Create, diff_text(None, Some(&d.value())), String::new())), None),
+            Found::Live(at, _) if observed.objects[at].holds_desired => (Some(change(d, i, Action::Unchanged, String::new(), String::new())), None),
+            Found::Live(at, s) => {
+                let live_value = observed.objects[at].value();
+                let mut want = d.value();
+                // A snapshot holds Secret values as hashes: compare like with like.
+                if masked_live {
+                    mask_secret(&mut want);
+                }
+                if headers[at].metadata.applied_hash.as_ref() == Some(&d.hash) && holds(&want, &live_value) {
+                    (Some(change(d, i, Action::Unchanged, String::new(), String::new())), None)
                 } else {
-                    pending.push((i, s, live_value));
+                    (None, Some((i, s, live_value)))
                 }
             }
-        }
+        })
+        .collect();
+    let mut changes = Vec::with_capacity(desired.len());
+    let mut pending = Vec::new();
+    for (change, closer_look) in decided {
+        changes.push(change);
+        pending.extend(closer_look);
     }
 
     // Prune: members of the inventory that are no longer desired.
     let mut orphans: Vec<Orphan> = live
         .iter()
-        .filter(|(key, at)| !desired_keys.contains(*key) && headers[**at].metadata.labels.get(render::PART_OF_LABEL) == Some(&inventory.id))
+        .filter(|(key, at)| !desired_keys.contains(*key) && headers[**at].metadata.part_of.as_ref() == Some(&inventory.id))
         .map(|(key, &at)| Orphan {
             api_version: observed.objects[at].api_version.clone(),
             kind: key.1.clone(),
             namespace: key.2.clone(),
             name: key.3.clone(),
-            annotations: headers[at].metadata.annotations.clone(),
+            annotations: observed.objects[at].annotations(),
         })
         .collect();
     orphans.sort_by(|a, b| (deletion_rank(&a.kind), &a.namespace, &a.name).cmp(&(deletion_rank(&b.kind), &b.namespace, &b.name)));
@@ -400,7 +547,14 @@ impl Draft {
 /// Computes the plan of `desired` against `target`: dry-runs only where
 /// the cheap checks cannot decide.
 pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, options: &Options) -> Result<Plan, String> {
-    let observed = observe(target, desired, inventory, options).await?;
+    let mut by_key = HashMap::with_capacity(desired.len());
+    for (i, d) in desired.iter().enumerate() {
+        if let Some(s) = target.resolve(&d.api_version, &d.kind) {
+            by_key.entry((d.group.clone(), d.kind.clone(), if s.namespaced { d.namespace.clone() } else { None }, d.name.clone())).or_insert(i);
+        }
+    }
+    let screen = Screen { desired, by_key };
+    let observed = observe_objects(target, desired, inventory, options, Some(&screen)).await?;
     let mut draft = draft(&observed, desired, inventory, options, false);
     let force = options.force_conflicts;
     let decided: Vec<(usize, Change)> = stream::iter(std::mem::take(&mut draft.pending))
@@ -428,7 +582,7 @@ pub fn plan_offline(observed: &Observed, desired: &[Desired], inventory: &Invent
     let mut draft = draft(observed, desired, inventory, options, true);
     for (i, _, live_value) in std::mem::take(&mut draft.pending) {
         let d = &desired[i];
-        let after = offline_apply(&live_value, &d.object);
+        let after = offline_apply(&live_value, &d.value());
         let diff = diff_text(Some(&live_value), Some(&after));
         let action = if diff.is_empty() { Action::Unchanged } else { Action::Update };
         let reason = if diff.is_empty() { String::new() } else { secret_changes(&live_value, &after) };
@@ -632,7 +786,7 @@ async fn dry_run_apply(api: &kube::Api<DynamicObject>, d: &Desired, force: bool)
     if force {
         params = params.force();
     }
-    let patch = Patch::Apply(&d.object);
+    let patch = Patch::Apply(&*d.object);
     // Parsed as plain JSON, like the LISTs, so both sides of a diff keep
     // the server's field order.
     let client = kube::Client::from(api.clone());
@@ -705,11 +859,11 @@ where
 }
 
 #[derive(serde::Deserialize)]
-struct RawList {
+struct RawList<'a> {
     #[serde(default)]
     metadata: RawListMeta,
-    #[serde(default)]
-    items: Vec<Box<serde_json::value::RawValue>>,
+    #[serde(default, borrow)]
+    items: Vec<&'a RawValue>,
 }
 
 #[derive(Default, serde::Deserialize)]
@@ -718,8 +872,8 @@ struct RawListMeta {
     continue_token: Option<String>,
 }
 
-/// Every page of a LIST, parsed straight into JSON values.
-async fn list_all(client: &kube::Client, url: &str, params: ListParams) -> Result<Vec<Box<serde_json::value::RawValue>>, String> {
+/// Every page of a LIST, each page's items turned into `T`s by `take`.
+async fn list_all<T>(client: &kube::Client, url: &str, params: ListParams, take: impl Fn(Vec<&RawValue>) -> Vec<T>) -> Result<Vec<T>, String> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -727,14 +881,15 @@ async fn list_all(client: &kube::Client, url: &str, params: ListParams) -> Resul
         if let Some(t) = &token {
             p = p.continue_token(t);
         }
-        let page: RawList = with_retry(|| async {
+        let body = with_retry(|| async {
             let request = kube::core::Request::new(url).list(&p).map_err(kube::Error::BuildRequest)?;
-            client.request::<RawList>(request).await
+            client.request_text(request).await
         })
         .await
         .map_err(|e| format!("cannot list {url}: {}", error_text(&e)))?;
+        let page: RawList = serde_json::from_str(&body).map_err(|e| format!("cannot list {url}: the server sent an unreadable list: {e}"))?;
         token = page.metadata.continue_token.filter(|t| !t.is_empty());
-        out.extend(page.items);
+        out.extend(take(page.items));
         if token.is_none() {
             return Ok(out);
         }
@@ -779,6 +934,121 @@ pub fn holds(desired: &Value, live: &Value) -> bool {
         (Value::Array(want), Value::Array(have)) => want.len() == have.len() && want.iter().zip(have).all(|(w, h)| holds(w, h)),
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (a, b) => a == b,
+    }
+}
+
+/// `holds` against a live object still in its JSON text: walks the text
+/// once, looking only at what `desired` sets and skipping the rest
+/// (status, field ownership, server defaults) without building values.
+/// Text that is not JSON holds nothing.
+pub fn holds_in_text(desired: &Value, live: &str) -> bool {
+    use serde::de::DeserializeSeed;
+    let mut deserializer = serde_json::Deserializer::from_str(live);
+    Holds(desired).deserialize(&mut deserializer).is_ok_and(|held| held && deserializer.end().is_ok())
+}
+
+/// Reads a JSON value, answering whether it holds the wanted one.
+struct Holds<'w>(&'w Value);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Holds<'_> {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Holds<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<bool, E> {
+        Ok(self.0.as_bool() == Some(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<bool, E> {
+        Ok(self.0.is_number() && self.0.as_f64() == Some(v as f64))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<bool, E> {
+        Ok(self.0.is_number() && self.0.as_f64() == Some(v as f64))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<bool, E> {
+        Ok(self.0.as_f64() == Some(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(self.0.as_str() == Some(v))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<bool, E> {
+        Ok(self.0.is_null())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let Value::Array(want) = self.0 else {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(false);
+        };
+        let (mut held, mut count) = (true, 0);
+        loop {
+            let more = match want.get(count) {
+                Some(item) if held => seq.next_element_seed(Holds(item))?.map(|h| held &= h),
+                _ => seq.next_element::<serde::de::IgnoredAny>()?.map(|_| held = false),
+            };
+            if more.is_none() {
+                break;
+            }
+            count += 1;
+        }
+        Ok(held && count == want.len())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let Value::Object(want) = self.0 else {
+            while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(false);
+        };
+        let mut seen: Vec<&String> = Vec::with_capacity(want.len());
+        let mut held = true;
+        while let Some(found) = map.next_key_seed(WantedKey(want))? {
+            match found {
+                Some((key, wanted)) if held => {
+                    seen.push(key);
+                    held &= map.next_value_seed(Holds(wanted))?;
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        // What the live object lacks may only be empty in the desired one.
+        Ok(held
+            && (seen.len() == want.len()
+                || want.iter().all(|(k, v)| seen.contains(&k) || v.is_null() || v.as_object().is_some_and(|o| o.is_empty()) || v.as_array().is_some_and(|a| a.is_empty()))))
+    }
+}
+
+/// A map key, looked up in the wanted map without copying it.
+struct WantedKey<'w>(&'w serde_json::Map<String, Value>);
+
+impl<'de, 'w> serde::de::DeserializeSeed<'de> for WantedKey<'w> {
+    type Value = Option<(&'w String, &'w Value)>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, 'w> serde::de::Visitor<'de> for WantedKey<'w> {
+    type Value = Option<(&'w String, &'w Value)>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.get_key_value(key))
     }
 }
 

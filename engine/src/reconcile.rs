@@ -81,9 +81,9 @@ pub fn dependencies(desired: &[Desired], inference: Option<&Inference>) -> Vec<V
         by_component.insert(d.component, i);
         match d.kind.as_str() {
             "CustomResourceDefinition" => {
-                let group = d.object.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
-                let kind = d.object.pointer("/spec/names/kind").and_then(Value::as_str).unwrap_or_default();
-                crds.insert((group.to_owned(), kind.to_owned()), i);
+                if let Some(defines) = &d.defines {
+                    crds.insert(defines.clone(), i);
+                }
             }
             "Namespace" if d.api_version == "v1" => {
                 namespaces.insert(d.name.clone(), i);
@@ -216,12 +216,10 @@ pub async fn apply(target: &mut Target, plan: &Plan, desired: &[Desired], deps: 
             let api = target.api(&served, d.namespace.as_deref());
             let object = d.object.clone();
             let (name, kind) = (d.name.clone(), d.kind.clone());
+            let group = d.defines.as_ref().map(|(group, _)| group.clone());
             let options = options.clone();
             running.push(async move {
                 let result = apply_one(&api, &name, &kind, &object, &options).await;
-                let group = (kind == "CustomResourceDefinition")
-                    .then(|| object.pointer("/spec/group").and_then(Value::as_str).map(str::to_owned))
-                    .flatten();
                 Finished { index: i, result: result.map(|()| group) }
             });
         }
@@ -355,7 +353,7 @@ fn step(d: &Desired, action: Action, outcome: Outcome, message: String) -> Step 
     Step { outcome, action, kind: d.kind.clone(), api_version: d.api_version.clone(), namespace: d.namespace.clone(), name: d.name.clone(), message }
 }
 
-async fn apply_one(api: &Api<DynamicObject>, name: &str, kind: &str, object: &Value, options: &Options) -> Result<(), String> {
+async fn apply_one(api: &Api<DynamicObject>, name: &str, kind: &str, object: &serde_json::value::RawValue, options: &Options) -> Result<(), String> {
     let mut params = PatchParams::apply(FIELD_MANAGER);
     if options.force_conflicts {
         params = params.force();

@@ -7,11 +7,18 @@
 //! through unchanged. Every object is labelled as a member of the run's
 //! inventory, an ApplySet (KEP-3659) whose parent is a ConfigMap, so
 //! `kubectl apply --prune --applyset` and weft see the same membership.
+//!
+//! Rendering moves each configuration out of its design and keeps the
+//! object as compact JSON text: a tree of JSON values costs several times
+//! its text, and a no-op plan of a large repo looks closely at none of
+//! them. `restore` gives the designs their configurations back for the
+//! stages that read them again (relationship inference before an apply).
 
 use crate::design::{Component, Design};
 use crate::graph::ComponentRef;
 use crate::model::Registry;
 use base64::Engine as _;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -39,15 +46,23 @@ pub struct Desired {
     pub group: String,
     pub namespace: Option<String>,
     pub name: String,
-    /// The object as applied, labels and hash annotation included.
-    pub object: Value,
+    /// The object as applied, labels and hash annotation included, as
+    /// compact JSON (`value` parses it).
+    pub object: Box<RawValue>,
     pub hash: String,
+    /// For a CustomResourceDefinition, the group and kind it defines.
+    pub defines: Option<(String, String)>,
     pub component: ComponentRef,
 }
 
 impl Desired {
     pub fn group_kind(&self) -> String {
         group_kind(&self.group, &self.kind)
+    }
+
+    /// The object as a JSON value.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.object.get()).expect("rendered objects are valid JSON")
     }
 }
 
@@ -106,32 +121,46 @@ fn dns_label(name: &str) -> String {
     if trimmed.is_empty() { "default".into() } else { trimmed.to_owned() }
 }
 
-/// Renders every component of `designs` that is a Kubernetes object. The
-/// first definition of an object wins (the graph reports duplicates).
-pub fn render(designs: &[Design], registry: &Registry, inventory: &Inventory) -> Vec<Desired> {
+/// Renders every component of `designs` that is a Kubernetes object,
+/// moving its configuration out of the design (see `restore`). The first
+/// definition of an object wins (the graph reports duplicates).
+pub fn render(designs: &mut [Design], registry: &Registry, inventory: &Inventory) -> Vec<Desired> {
+    use rayon::prelude::*;
+    let mut components: Vec<(ComponentRef, &mut Component)> = designs
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(d, design)| design.components.iter_mut().enumerate().map(move |(c, component)| (ComponentRef { design: d, component: c }, component)))
+        .filter(|(_, component)| !component.is_annotation && !component.ignored)
+        .collect();
+    let rendered: Vec<Option<Desired>> = components.par_iter_mut().map(|(at, component)| render_component(component, *at, registry, inventory)).collect();
     let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for (d, design) in designs.iter().enumerate() {
-        for (c, component) in design.components.iter().enumerate() {
-            if component.is_annotation || component.ignored {
-                continue;
-            }
-            let Some(desired) = render_component(component, ComponentRef { design: d, component: c }, registry, inventory) else {
-                continue;
-            };
-            if seen.insert((desired.group.clone(), desired.kind.clone(), desired.namespace.clone(), desired.name.clone())) {
-                out.push(desired);
-            }
+    let mut out = Vec::with_capacity(rendered.len());
+    for ((_, component), desired) in components.into_iter().zip(rendered) {
+        let Some(desired) = desired else { continue };
+        if seen.insert((desired.group.clone(), desired.kind.clone(), desired.namespace.clone(), desired.name.clone())) {
+            out.push(desired);
+        } else {
+            component.configuration = desired.value();
         }
     }
     out
 }
 
-fn render_component(component: &Component, at: ComponentRef, registry: &Registry, inventory: &Inventory) -> Option<Desired> {
+/// Gives components their configurations back from the objects rendered
+/// of them: what was moved out, with weft's labels and hash annotation.
+pub fn restore(designs: &mut [Design], desired: &[Desired]) {
+    for d in desired {
+        if let Some(component) = designs.get_mut(d.component.design).and_then(|design| design.components.get_mut(d.component.component)) {
+            component.configuration = d.value();
+        }
+    }
+}
+
+fn render_component(component: &mut Component, at: ComponentRef, registry: &Registry, inventory: &Inventory) -> Option<Desired> {
     let def = registry.lookup(&component.api_version, &component.kind);
     let api_version = if component.api_version.is_empty() { def.as_ref()?.api_version.clone() } else { component.api_version.clone() };
-    let mut object = match &component.configuration {
-        Value::Object(map) => map.clone(),
+    let mut object = match std::mem::take(&mut component.configuration) {
+        Value::Object(map) => map,
         _ => Map::new(),
     };
     // Meshery keeps apiVersion and kind outside the configuration.
@@ -178,8 +207,20 @@ fn render_component(component: &Component, at: ComponentRef, registry: &Registry
     let annotations = entry_object(ensure_object(&mut object, "metadata"), "annotations");
     annotations.insert(HASH_ANNOTATION.into(), json!(hash));
 
+    let defines = crd_defines(&component.kind, &object);
     let group = crate::design::group_of(&api_version).to_owned();
-    Some(Desired { api_version, kind: component.kind.clone(), group, namespace, name, object, hash, component: at })
+    let object = serde_json::value::to_raw_value(&object).expect("JSON values serialise");
+    Some(Desired { api_version, kind: component.kind.clone(), group, namespace, name, object, hash, defines, component: at })
+}
+
+/// The group and kind a CustomResourceDefinition adds.
+fn crd_defines(kind: &str, object: &Value) -> Option<(String, String)> {
+    if kind != "CustomResourceDefinition" {
+        return None;
+    }
+    let group = object.pointer("/spec/group")?.as_str()?.to_owned();
+    let kind = object.pointer("/spec/names/kind")?.as_str()?.to_owned();
+    Some((group, kind))
 }
 
 /// Moves a namespaced object into `namespace` (an environment's override),
@@ -189,15 +230,17 @@ pub fn move_to_namespace(desired: &mut Desired, namespace: &str) {
         return;
     }
     desired.namespace = Some(namespace.to_owned());
-    if let Some(Value::Object(metadata)) = desired.object.get_mut("metadata") {
+    let mut object = desired.value();
+    if let Some(Value::Object(metadata)) = object.get_mut("metadata") {
         metadata.insert("namespace".into(), json!(namespace));
         if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
             annotations.shift_remove(HASH_ANNOTATION);
         }
     }
-    desired.hash = object_hash(&without_hash(&desired.object));
-    let annotations = entry_object(ensure_object(&mut desired.object, "metadata"), "annotations");
+    desired.hash = object_hash(&without_hash(&object));
+    let annotations = entry_object(ensure_object(&mut object, "metadata"), "annotations");
     annotations.insert(HASH_ANNOTATION.into(), json!(desired.hash));
+    desired.object = serde_json::value::to_raw_value(&object).expect("JSON values serialise");
 }
 
 /// The object as hashed: without the hash annotation and, when that
