@@ -560,7 +560,12 @@ fn run_plan(args: PlanArgs, verbose: bool) -> Result<ExitCode, String> {
         Some(path) => {
             let observed = read_snapshot(path)?;
             let target = &prepared.targets[0];
-            plans.push(weft::plan::plan_offline(&observed, &target.desired, &prepared.inventory, &options));
+            let kinds: std::collections::BTreeSet<(&str, &str)> = target.desired.iter().map(|d| (d.api_version.as_str(), d.kind.as_str())).collect();
+            let defaults = weft::plan::Defaults::new(kinds.into_iter().filter_map(|(api_version, kind)| {
+                let schema = prepared.registry.lookup(api_version, kind)?.schema().ok()?;
+                Some(((api_version.to_owned(), kind.to_owned()), schema))
+            }));
+            plans.push(weft::plan::plan_offline(&observed, &target.desired, &prepared.inventory, &options, &defaults));
         }
         None => {
             let runtime = runtime()?;

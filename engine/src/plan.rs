@@ -577,18 +577,199 @@ pub async fn plan(target: &Target, desired: &[Desired], inventory: &Inventory, o
 
 /// The plan of `desired` against a snapshot, without cluster access. What
 /// a dry-run would return is computed from the snapshot's object and
-/// weft's recorded field ownership (see `offline_apply`).
-pub fn plan_offline(observed: &Observed, desired: &[Desired], inventory: &Inventory, options: &Options) -> Plan {
+/// weft's recorded field ownership (see `offline_apply`) and what the
+/// models' schemas default.
+pub fn plan_offline(observed: &Observed, desired: &[Desired], inventory: &Inventory, options: &Options, defaults: &Defaults) -> Plan {
     let mut draft = draft(observed, desired, inventory, options, true);
     for (i, _, live_value) in std::mem::take(&mut draft.pending) {
         let d = &desired[i];
-        let after = offline_apply(&live_value, &d.value());
+        // The snapshot holds Secret values as hashes: merge like with like.
+        let mut want = d.value();
+        mask_secret(&mut want);
+        let mut after = offline_apply(&live_value, &want);
+        defaults.apply(&d.api_version, &d.kind, &mut after);
         let diff = diff_text(Some(&live_value), Some(&after));
-        let action = if diff.is_empty() { Action::Unchanged } else { Action::Update };
-        let reason = if diff.is_empty() { String::new() } else { secret_changes(&live_value, &after) };
-        draft.changes[i] = Some(change(d, i, action, diff, reason));
+        // As the server would refuse the apply: a changed value another manager owns.
+        let conflicts = if options.force_conflicts { Vec::new() } else { offline_conflicts(&live_value, &want) };
+        draft.changes[i] = Some(if !conflicts.is_empty() {
+            let mut c = change(d, i, Action::Update, diff, format!("{}; --force-conflicts takes ownership", conflict_message(&conflicts)));
+            c.conflict = true;
+            c
+        } else if diff.is_empty() {
+            change(d, i, Action::Unchanged, diff, String::new())
+        } else {
+            let reason = secret_changes(&live_value, &after);
+            change(d, i, Action::Update, diff, reason)
+        });
     }
     draft.finish(observed, inventory)
+}
+
+/// A field an apply would change that another field manager owns.
+struct Conflict {
+    manager: String,
+    api_version: String,
+    path: String,
+}
+
+/// Server-side apply's conflicts, from the live object's field ownership:
+/// each field `desired` sets to a value other than the live one, owned by
+/// a manager other than weft's apply.
+fn offline_conflicts(live: &Value, desired: &Value) -> Vec<Conflict> {
+    let entries = live.pointer("/metadata/managedFields").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let others: Vec<(usize, &Value)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !(e["manager"] == FIELD_MANAGER && e["operation"] == "Apply") && e.get("subresource").is_none_or(|s| s == ""))
+        .filter_map(|(at, e)| Some((at, e.get("fieldsV1")?)))
+        .collect();
+    let Value::Object(fields) = desired else { return Vec::new() };
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for (key, want) in fields.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind") {
+        conflicts_below(want, live.get(key), &owners_of(&others, &format!("f:{key}")), &mut format!(".{key}"), &mut found);
+    }
+    found
+        .into_iter()
+        .map(|(at, path)| Conflict {
+            manager: entries[at]["manager"].as_str().unwrap_or_default().to_owned(),
+            api_version: entries[at]["apiVersion"].as_str().unwrap_or_default().to_owned(),
+            path,
+        })
+        .collect()
+}
+
+fn owners_of<'v>(owners: &[(usize, &'v Value)], field: &str) -> Vec<(usize, &'v Value)> {
+    owners.iter().filter_map(|(at, fields)| Some((*at, fields.get(field)?))).collect()
+}
+
+fn conflicts_below(want: &Value, have: Option<&Value>, owners: &[(usize, &Value)], path: &mut String, found: &mut Vec<(usize, String)>) {
+    if owners.is_empty() {
+        return;
+    }
+    match want {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                let at = path.len();
+                path.push('.');
+                path.push_str(key);
+                conflicts_below(value, have.and_then(|h| h.get(key)), &owners_of(owners, &format!("f:{key}")), path, found);
+                path.truncate(at);
+            }
+        }
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+            // Keyed list items: ownership is recorded under `k:{…}`, the
+            // item's key fields.
+            for item in items {
+                let mut item_owners = Vec::new();
+                let mut key: Option<serde_json::Map<String, Value>> = None;
+                for (at, fields) in owners {
+                    for (field, sub) in fields.as_object().into_iter().flatten() {
+                        let Some(Ok(Value::Object(ids))) = field.strip_prefix("k:").map(serde_json::from_str::<Value>) else { continue };
+                        if ids.iter().all(|(k, v)| item.get(k).is_none_or(|x| same(x, v))) && ids.keys().any(|k| item.get(k).is_some()) {
+                            item_owners.push((*at, sub));
+                            key.get_or_insert(ids);
+                        }
+                    }
+                }
+                let Some(key) = key else { continue };
+                let live_item = have.and_then(Value::as_array).and_then(|live| live.iter().find(|l| key.iter().all(|(k, v)| l.get(k).is_some_and(|x| same(x, v)))));
+                let shown = key.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+                let at = path.len();
+                path.push_str(&format!("[{shown}]"));
+                conflicts_below(item, live_item, &item_owners, path, found);
+                path.truncate(at);
+            }
+        }
+        leaf => {
+            if !have.is_some_and(|h| same(h, leaf)) {
+                found.extend(owners.iter().map(|(at, _)| (*at, path.clone())));
+            }
+        }
+    }
+}
+
+/// The API server's words for a refused apply.
+fn conflict_message(conflicts: &[Conflict]) -> String {
+    let n = conflicts.len();
+    let mut message = format!("Apply failed with {n} conflict{}: ", if n == 1 { "" } else { "s" });
+    if let [only] = conflicts {
+        message.push_str(&format!("conflict with \"{}\" using {}: {}", only.manager, only.api_version, only.path));
+    } else {
+        let parts: Vec<String> = conflicts.iter().map(|c| format!("conflict with \"{}\" using {}:\n- {}", c.manager, c.api_version, c.path)).collect();
+        message.push_str(&parts.join("\n"));
+    }
+    message
+}
+
+/// What the models' schemas default, by `(apiVersion, kind)`: an offline
+/// plan fills absent fields with it where the API server would (custom
+/// resources default from their CRD's schema; built-in kinds default in the
+/// API server's code, which no schema carries, so their new list items show
+/// without server defaults).
+#[derive(Debug, Default)]
+pub struct Defaults(HashMap<(String, String), Value>);
+
+impl Defaults {
+    pub fn new(schemas: impl IntoIterator<Item = ((String, String), Value)>) -> Defaults {
+        Defaults(schemas.into_iter().collect())
+    }
+
+    /// Fills the absent fields of `object` that its schema defaults.
+    pub fn apply(&self, api_version: &str, kind: &str, object: &mut Value) {
+        if let Some(schema) = self.0.get(&(api_version.to_owned(), kind.to_owned())) {
+            fill_defaults(object, schema, schema, 0);
+        }
+    }
+}
+
+fn fill_defaults(value: &mut Value, schema: &Value, root: &Value, depth: usize) {
+    // Schemas may refer to themselves (JSON-like fields); objects are finite.
+    if depth > 100 {
+        return;
+    }
+    let schema = resolve_ref(schema, root);
+    match value {
+        Value::Object(map) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for (key, property) in properties.into_iter().flatten() {
+                let property = resolve_ref(property, root);
+                if !map.contains_key(key)
+                    && let Some(default) = property.get("default")
+                {
+                    map.insert(key.clone(), default.clone());
+                }
+                if let Some(child) = map.get_mut(key) {
+                    fill_defaults(child, property, root, depth + 1);
+                }
+            }
+            if let Some(values) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+                for (key, child) in map.iter_mut() {
+                    if !properties.is_some_and(|p| p.contains_key(key)) {
+                        fill_defaults(child, values, root, depth + 1);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for item in items {
+                    fill_defaults(item, item_schema, root, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Follows `$ref`s into the schema's own `$defs`.
+fn resolve_ref<'s>(mut schema: &'s Value, root: &'s Value) -> &'s Value {
+    for _ in 0..32 {
+        let Some(target) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')).and_then(|pointer| root.pointer(pointer)) else {
+            break;
+        };
+        schema = target;
+    }
+    schema
 }
 
 /// Server-side apply computed locally: fields weft owned and no longer

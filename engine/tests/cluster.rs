@@ -180,6 +180,14 @@ fn drift_by_another_manager_is_a_conflict_until_forced() {
     assert_eq!(change["action"], "update");
     assert!(change["reason"].as_str().unwrap().contains("kubectl-scale"), "{change}");
     assert!(change["diff"].as_str().unwrap().contains("-  replicas: 7"), "{change}");
+    // An offline plan finds the same conflict in the snapshot's field ownership.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let snapshot = elsewhere.path().join("snapshot.json");
+    let (code, out, err) = c.run("snapshot", &examples(), &["-o", snapshot.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let output = weft(&["plan", examples().to_str().unwrap(), "--snapshot", snapshot.to_str().unwrap(), "--format", "json"], &repo_root());
+    let offline: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(offline["targets"][0]["changes"], plan["targets"][0]["changes"], "offline {offline}\nlive {plan}");
 
     let (code, result) = c.apply_json(&examples(), &[]);
     assert_eq!(code, 1, "{result}");
@@ -497,6 +505,54 @@ fn an_offline_plan_from_a_snapshot_equals_the_live_plan() {
     let output = weft(&["plan", dir.path().to_str().unwrap(), "--snapshot", snapshot.to_str().unwrap()], &repo_root());
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a weft snapshot"));
+}
+
+const ROUTE: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: shop
+  namespace: default
+spec:
+  hostnames: [shop.example.com]
+  rules:
+  - backendRefs:
+    - name: web
+      port: 80
+";
+
+/// The HTTPRoute CRD as Gateway API ships it (the shipped model's source).
+fn httproute_crd() -> String {
+    let all = std::fs::read_to_string(repo_root().join("models/sources/crds/gateway-api-v1.6.1.yaml")).unwrap();
+    let crd = all.split("\n---").find(|doc| doc.contains("name: httproutes.gateway.networking.k8s.io")).expect("the HTTPRoute CRD");
+    crd.to_owned()
+}
+
+#[test]
+fn an_offline_plan_fills_what_the_crd_schema_defaults() {
+    let c = cluster();
+    let dir = repo(&[("crd.yaml", &httproute_crd()), ("route.yaml", ROUTE)]);
+    let (code, result) = c.apply_json(dir.path(), &[]);
+    assert_eq!(code, 0, "{result}");
+    let stored = c.server.get("gateway.networking.k8s.io/v1", "HTTPRoute", Some("default"), "shop").expect("route");
+    assert_eq!(stored["spec"]["rules"][0]["backendRefs"][0]["weight"], 1, "the server defaulted from the CRD: {stored}");
+
+    // A new rule: its match type and its backend's weight, kind and group
+    // are the CRD's defaults, which a live dry-run shows.
+    let edited = format!("{ROUTE}  - matches:\n    - path:\n        value: /api\n    backendRefs:\n    - name: api\n      port: 8080\n");
+    std::fs::write(dir.path().join("route.yaml"), edited).unwrap();
+    let snapshot = dir.path().join("snapshot.json.out");
+    let (code, out, err) = c.run("snapshot", dir.path(), &["-o", snapshot.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, live) = c.plan_json(dir.path(), &[]);
+    let output = weft(&["plan", dir.path().to_str().unwrap(), "--snapshot", snapshot.to_str().unwrap(), "--format", "json"], &repo_root());
+    let offline: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    let route = |plan: &Value| plan["targets"][0]["changes"].as_array().unwrap().iter().find(|c| c["kind"] == "HTTPRoute").cloned().unwrap();
+    let (live_route, offline_route) = (route(&live), route(&offline));
+    assert_eq!(live_route["action"], "update", "{live}");
+    let diff = live_route["diff"].as_str().unwrap();
+    let added = |text: &str| diff.lines().any(|l| l.starts_with('+') && l.trim_start_matches('+').trim() == text);
+    assert!(added("type: PathPrefix") && added("weight: 1") && added("kind: Service"), "{diff}");
+    assert_eq!(offline_route, live_route, "offline {offline}\nlive {live}");
 }
 
 #[test]

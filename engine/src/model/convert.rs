@@ -13,8 +13,10 @@
 //! - OpenAPI 3.0 boolean `exclusiveMaximum`/`exclusiveMinimum` become the
 //!   numeric form, `nullable` is folded into `type`.
 //!
-//! Descriptions, defaults, examples, CEL rules and merge hints are dropped
-//! to keep definitions small; nothing weft checks depends on them.
+//! Descriptions, examples, CEL rules and merge hints are dropped to keep
+//! definitions small; nothing weft checks depends on them. `default` stays
+//! (an annotation to validators): offline plans fill absent fields with it,
+//! as the API server defaults custom resources from their CRD's schema.
 
 use serde_json::{Map, Value, json};
 
@@ -28,7 +30,6 @@ const KEEP_EXTENSIONS: &[&str] =
 
 const ANNOTATIONS: &[&str] = &[
     "description",
-    "default",
     "example",
     "examples",
     "title",
@@ -392,7 +393,7 @@ mod tests {
 
     #[test]
     fn openapi3_ref_wrappers_and_swagger_refs() {
-        let schema = convert(&json!({"allOf": [{"$ref": "#/components/schemas/a.B"}], "default": {}}), true);
+        let schema = convert(&json!({"allOf": [{"$ref": "#/components/schemas/a.B"}], "description": "d"}), true);
         assert_eq!(schema, json!({"$ref": "#/$defs/a.B"}));
         let schema = convert(&json!({"items": {"$ref": "#/definitions/a.C"}, "type": "array"}), true);
         assert_eq!(schema, json!({"items": {"$ref": "#/$defs/a.C"}, "type": ["array", "null"]}));
@@ -416,6 +417,6 @@ mod tests {
         );
         assert_eq!(schema.get("description"), None);
         assert!(schema.pointer("/properties/description/type").is_some());
-        assert_eq!(schema.pointer("/properties/description/default"), None);
+        assert_eq!(schema.pointer("/properties/description/default"), Some(&json!("x")), "defaults stay for offline plans");
     }
 }

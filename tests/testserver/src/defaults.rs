@@ -25,6 +25,42 @@ fn has_object(obj: &Value, key: &str) -> bool {
     obj.get(key).map(Value::is_object).unwrap_or(false)
 }
 
+/// A custom resource's defaults from its CRD's structural schema, as the
+/// API server applies them: an absent field with a `default` gets it, in
+/// every object the schema describes (properties, list items, map values).
+pub fn schema_defaults(obj: &mut Value, schema: &Value) {
+    match obj {
+        Value::Object(map) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for (key, property) in properties.into_iter().flatten() {
+                if !map.contains_key(key)
+                    && let Some(default) = property.get("default")
+                {
+                    map.insert(key.clone(), default.clone());
+                }
+                if let Some(child) = map.get_mut(key) {
+                    schema_defaults(child, property);
+                }
+            }
+            if let Some(values) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+                for (key, child) in map.iter_mut() {
+                    if !properties.is_some_and(|p| p.contains_key(key)) {
+                        schema_defaults(child, values);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for item in items {
+                    schema_defaults(item, item_schema);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Context the defaulting needs from the store.
 pub struct Alloc<'a> {
     pub next_ip: &'a mut u32,

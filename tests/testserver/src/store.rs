@@ -616,6 +616,9 @@ impl Store {
             }
         }
         if !ctx.status {
+            if let Some(schema) = rt.crd.as_deref().and_then(|crd| self.crd_schema(crd, &rt.version)) {
+                defaults::schema_defaults(&mut obj, &schema);
+            }
             let mut next_ip = self.next_ip;
             defaults::default_object(&rt.group, &rt.kind, &mut obj, &mut defaults::Alloc { next_ip: &mut next_ip });
             if !ctx.dry_run {
@@ -705,6 +708,13 @@ impl Store {
         let result = present(rt, &stored);
         self.after_write(rt, ns, name);
         Ok((if created { 201 } else { 200 }, result))
+    }
+
+    /// The structural schema a CRD gives one of its versions.
+    fn crd_schema(&self, crd: &str, version: &str) -> Option<Value> {
+        let stored = self.objects.get(&("apiextensions.k8s.io".to_string(), "customresourcedefinitions".to_string()))?.get(&(String::new(), crd.to_string()))?;
+        let versions = stored.pointer("/spec/versions")?.as_array()?;
+        versions.iter().find(|v| v["name"] == version)?.pointer("/schema/openAPIV3Schema").cloned()
     }
 
     /// Controller-like reactions to a stored write.
