@@ -74,6 +74,15 @@ struct InputArgs {
     /// Deepest YAML nesting weft accepts. Overrides weft.yaml.
     #[arg(long, value_name = "LEVELS")]
     max_depth: Option<usize>,
+    /// Read the designs at this commit, branch or tag from git (no checkout); PATHs are then paths in the repository.
+    #[arg(long, value_name = "REV")]
+    rev: Option<String>,
+    /// The git repository to read: a path, or a URL fetched into the cache (file://, https:// with WEFT_GIT_TOKEN, ssh). Default: the repository holding the first PATH. Implies --rev HEAD.
+    #[arg(long, value_name = "PATH|URL")]
+    repo: Option<String>,
+    /// Where remote repositories are fetched to [default: $XDG_CACHE_HOME/weft/git].
+    #[arg(long, value_name = "DIR")]
+    git_cache: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -301,7 +310,15 @@ struct Loaded {
 
 fn load_input(input: &InputArgs, progress: &Progress) -> Result<Loaded, String> {
     let options = load::Options { max_file_size: input.max_file_size, max_depth: input.max_depth };
-    let repo = load::load(&input.paths, &options, progress).map_err(|f| f.0)?;
+    let repo = match (&input.rev, &input.repo) {
+        (None, None) => load::load(&input.paths, &options, progress).map_err(|f| f.0)?,
+        (rev, repo) => {
+            let location = repo.clone().unwrap_or_else(|| input.paths.first().map_or_else(|| ".".to_owned(), |p| p.to_string_lossy().into_owned()));
+            let cache = input.git_cache.clone().unwrap_or_else(load::git::default_cache);
+            let revision = load::Revision { location: &location, rev: rev.as_deref().unwrap_or("HEAD"), cache: &cache };
+            load::load_revision(&revision, &input.paths, &options, progress).map_err(|f| f.0)?.0
+        }
+    };
     let registry_dirs = model_dirs(&input.models.dirs, &repo.config.model_dirs(&repo.root));
     Ok(Loaded { repo, registry_dirs })
 }
@@ -395,7 +412,7 @@ fn run_evaluate(args: EvaluateArgs, verbose: bool) -> Result<ExitCode, String> {
         return Err(format!("{} is a directory; `weft evaluate` takes one design file", args.design.display()));
     }
     let progress = Progress::on_terminal();
-    let input = InputArgs { paths: vec![args.design.clone()], models: args.models, max_file_size: None, max_depth: None };
+    let input = InputArgs { paths: vec![args.design.clone()], models: args.models, max_file_size: None, max_depth: None, rev: None, repo: None, git_cache: None };
     let Loaded { mut repo, registry_dirs } = load_input(&input, &progress)?;
     let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
     let mut diagnostics = std::mem::take(&mut repo.diagnostics);

@@ -134,10 +134,15 @@ impl Config {
                     .at(display, None));
             }
         };
+        Config::parse(&text, display).map(Some)
+    }
+
+    /// A weft.yaml's text (as read from disk or from a git revision).
+    pub fn parse(text: &str, display: &str) -> Result<Config, Diagnostic> {
         let mut options = serde_saphyr::Options::default();
         options.with_snippet = false;
-        serde_saphyr::from_str_with_options::<Option<Config>>(&text, options)
-            .map(|c| Some(c.unwrap_or_default()))
+        serde_saphyr::from_str_with_options::<Option<Config>>(text, options)
+            .map(Option::unwrap_or_default)
             .map_err(|e| {
                 let span = e.location().map(|l| Span {
                     line: l.line() as u32,

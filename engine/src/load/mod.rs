@@ -4,6 +4,7 @@
 //! components. Never fails on bad input: problems become diagnostics.
 
 pub mod config;
+pub mod git;
 mod manifest;
 mod meshery;
 mod oci;
@@ -90,6 +91,116 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
         }
     }
     Ok(Repo { sources, designs, diagnostics, files: files.len(), config, root })
+}
+
+/// What to read from git instead of the working tree.
+pub struct Revision<'a> {
+    /// A path inside a local repository, or a URL.
+    pub location: &'a str,
+    pub rev: &'a str,
+    /// Where remotes are fetched to.
+    pub cache: &'a Path,
+}
+
+/// Loads the designs of a git revision, as `load` loads a working tree:
+/// weft.yaml, the files below `paths` (repository paths; a local path
+/// inside the working tree is taken to its repository path) and the model
+/// folders weft.yaml names, all as the revision has them. Returns the repo
+/// and the commit id.
+pub fn load_revision(revision: &Revision, paths: &[PathBuf], options: &Options, progress: &crate::progress::Progress) -> Result<(Repo, String), Fatal> {
+    let source = git::Source::open(revision.location, revision.cache)?;
+    let commit = source.resolve(revision.rev)?;
+    let mut diagnostics = Vec::new();
+    let config = match source.files(commit, 1 << 20, &|path| path == config::FILE_NAME)?.pop() {
+        None => Config::default(),
+        Some(git::Blob { content: Ok(bytes), .. }) => match Config::parse(&String::from_utf8_lossy(&bytes), config::FILE_NAME) {
+            Ok(config) => config,
+            Err(diagnostic) => {
+                diagnostics.push(diagnostic);
+                Config::default()
+            }
+        },
+        Some(git::Blob { content: Err(_), .. }) => {
+            diagnostics.push(Diagnostic::new(&codes::UNREADABLE, "cannot read weft.yaml from git".to_owned()).at(config::FILE_NAME, None));
+            Config::default()
+        }
+    };
+    let mut limits = Limits::default();
+    config.apply_limits(&mut limits);
+    limits.max_file_size = options.max_file_size.unwrap_or(limits.max_file_size);
+    limits.max_depth = options.max_depth.unwrap_or(limits.max_depth);
+
+    // Repository paths to read below; the root means weft.yaml's `paths`.
+    let mut prefixes: Vec<String> = Vec::new();
+    for path in paths {
+        let relative = source.relative(path).unwrap_or_else(|| path.to_string_lossy().replace('\\', "/"));
+        let relative = relative.trim_start_matches("./").trim_matches('/').to_owned();
+        if (relative.is_empty() || relative == ".") && !config.paths.is_empty() {
+            prefixes.extend(config.paths.iter().map(|p| p.trim_start_matches("./").trim_matches('/').to_owned()));
+        } else if relative != "." {
+            prefixes.push(relative);
+        } else {
+            prefixes.push(String::new());
+        }
+    }
+    let mut ignore = ignore::gitignore::GitignoreBuilder::new("");
+    for pattern in &config.ignore {
+        ignore.add_line(None, pattern).map_err(|e| Fatal(format!("weft.yaml: bad ignore pattern `{pattern}`: {e}")))?;
+    }
+    let ignore = ignore.build().map_err(|e| Fatal(format!("weft.yaml: {e}")))?;
+    let keep = |path: &str| {
+        let named = prefixes.iter().any(|p| p == path);
+        let below = prefixes.iter().any(|p| p.is_empty() || path.starts_with(&format!("{p}/")));
+        named || (below && is_candidate(Path::new(path)) && !ignore.matched_path_or_any_parents(path, false).is_ignore())
+    };
+    let blobs = source.files(commit, limits.max_file_size, &keep)?;
+    progress.stage("reading", blobs.len());
+    let files = blobs.len();
+    let parsed: Vec<FileResult> = blobs
+        .into_par_iter()
+        .map(|blob| {
+            let mut result = FileResult::default();
+            match blob.content {
+                Ok(bytes) => read_bytes(&blob.path, &bytes, &limits, &mut result),
+                Err(git::BlobError::TooLarge(size)) => result.diagnostics.push(
+                    Diagnostic::new(&codes::FILE_TOO_LARGE, format!("file is {size} bytes, over the {} byte cap", limits.max_file_size)).at(&blob.path, None),
+                ),
+                Err(git::BlobError::Unreadable(message)) => result.diagnostics.push(Diagnostic::new(&codes::UNREADABLE, message).at(&blob.path, None)),
+            }
+            progress.inc();
+            result
+        })
+        .collect();
+
+    // weft.yaml's model folders, as the revision has them.
+    let root = match source.workdir() {
+        Some(dir) => dir.to_path_buf(),
+        None => revision.cache.join("checkouts").join(source.name()),
+    };
+    let mut config = config;
+    if !config.models.is_empty() {
+        let models_root = revision.cache.join("models").join(commit.to_string());
+        for dir in &config.models {
+            source.extract(commit, dir, &models_root)?;
+        }
+        config.models = config.models.iter().map(|m| models_root.join(m).to_string_lossy().into_owned()).collect();
+    }
+    if config.name.is_none() {
+        config.name = Some(source.name());
+    }
+    let mut sources = Sources::new(limits);
+    let mut designs = Vec::new();
+    for result in parsed {
+        diagnostics.extend(result.diagnostics);
+        for unit in result.units {
+            let id = sources.add(unit.display.clone(), unit.text);
+            for mut design in unit.designs {
+                design.set_source(id);
+                designs.push(design);
+            }
+        }
+    }
+    Ok((Repo { sources, designs, diagnostics, files, config, root }, commit.to_string()))
 }
 
 /// Files to read: every `.yaml`, `.yml`, `.json`, `.tar`, `.tgz` below the
