@@ -21,6 +21,7 @@ pub mod render;
 pub mod cluster;
 pub mod plan;
 pub mod reconcile;
+pub mod check;
 
 // Rego evaluation allocates a small value for nearly every step; glibc's
 // allocator spent a third of a large run in malloc and free. Set here, not

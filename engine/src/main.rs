@@ -42,6 +42,8 @@ enum Command {
     Snapshot(SnapshotArgs),
     /// Delete everything weft applied for these designs from a cluster, dependents first.
     Delete(DeleteArgs),
+    /// Check a pull request: validate the head revision and compare it with the base (components, relationships, impact).
+    Check(CheckArgs),
     /// Inspect and grow the model registry.
     Model {
         #[command(subcommand)]
@@ -54,7 +56,7 @@ enum Command {
     },
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct ModelDirs {
     /// An extra model registry directory, searched before the shipped models. Repeatable.
     #[arg(long = "models", value_name = "DIR", global = true)]
@@ -101,6 +103,55 @@ struct ValidateArgs {
     /// A directory of Rego policies (conftest-style `deny`/`warn` rules in package `main`), added to weft.yaml's `policies`. Repeatable.
     #[arg(long = "policies", value_name = "DIR")]
     policies: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Folders and files to read, as paths in the repository (default: weft.yaml's `paths`, else everything).
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// The revision the change starts from (the pull request's target branch).
+    #[arg(long, value_name = "REF")]
+    base: String,
+    /// The revision under review.
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    head: String,
+    /// The git repository: a path, or a URL fetched into the cache [default: the one holding the current directory].
+    #[arg(long, value_name = "PATH|URL")]
+    repo: Option<String>,
+    /// Where remote repositories are fetched to [default: $XDG_CACHE_HOME/weft/git].
+    #[arg(long, value_name = "DIR")]
+    git_cache: Option<PathBuf>,
+    #[command(flatten)]
+    models: ModelDirs,
+    /// Output format: text, json, markdown (a pull-request comment), or the head's diagnostics as sarif, junit or github.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    format: CheckFormat,
+    /// The least severity that fails the check (exit 1).
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    fail_on: FailOn,
+    /// Report unknown models, kinds and versions as warnings instead of errors.
+    #[arg(long)]
+    allow_unknown: bool,
+    /// A directory of Rego policies, added to weft.yaml's `policies`. Repeatable.
+    #[arg(long = "policies", value_name = "DIR")]
+    policies: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+    Markdown,
+    Sarif,
+    Junit,
+    Github,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    Error,
+    Warning,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -282,6 +333,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => run_graph(args, cli.verbose),
         Command::Evaluate(args) => run_evaluate(args, cli.verbose),
         Command::Plan(args) => run_plan(args, cli.verbose),
+        Command::Check(args) => run_check(args, cli.verbose),
         Command::Apply(args) => run_apply(args, cli.verbose),
         Command::Delete(args) => run_delete(args, cli.verbose),
         Command::Snapshot(args) => run_snapshot(args, cli.verbose),
@@ -325,26 +377,111 @@ fn load_input(input: &InputArgs, progress: &Progress) -> Result<Loaded, String> 
 
 fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
     let progress = Progress::on_terminal();
-    let mut timer = StageTimer::from_env();
     let Loaded { mut repo, registry_dirs } = load_input(&args.input, &progress)?;
     let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
+    let (diagnostics, _) = analyse(&mut repo, &registry, args.allow_unknown, &args.policies, verbose, &progress);
+    let report = summary_report(&repo, diagnostics);
+    let color = args.format == OutputFormat::Text && use_color(&std::io::stdout());
+    print(&report::render(&report, args.format, &repo.sources, color))?;
+    let failed = report.has_errors() || args.strict && report.summary().warnings > 0;
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
+    let progress = Progress::on_terminal();
+    let input = |rev: &str| InputArgs {
+        paths: args.paths.clone(),
+        models: args.models.clone(),
+        max_file_size: None,
+        max_depth: None,
+        rev: Some(rev.to_owned()),
+        repo: args.repo.clone(),
+        git_cache: args.git_cache.clone(),
+    };
+    let Loaded { mut repo, registry_dirs } = load_input(&input(&args.head), &progress)?;
+    let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
+    let (diagnostics, inference) = analyse(&mut repo, &registry, args.allow_unknown, &args.policies, verbose, &progress);
+    // The base is read for comparison only: its own findings are not the change's.
+    let Loaded { repo: mut base, registry_dirs: base_dirs } = load_input(&input(&args.base), &progress)?;
+    let base_registry = Registry::open(&base_dirs).map_err(|d| d.message)?;
+    let (_, base_inference) = analyse(&mut base, &base_registry, true, &[], verbose, &progress);
+    let comparison = weft::check::compare(
+        &weft::check::Revision { designs: &base.designs, inference: base_inference.as_ref() },
+        &weft::check::Revision { designs: &repo.designs, inference: inference.as_ref() },
+    );
+    let report = summary_report(&repo, diagnostics);
+    let summary = report.summary();
+    let text = match args.format {
+        CheckFormat::Sarif => report::render(&report, OutputFormat::Sarif, &repo.sources, false),
+        CheckFormat::Junit => report::render(&report, OutputFormat::Junit, &repo.sources, false),
+        CheckFormat::Github => report::render(&report, OutputFormat::Github, &repo.sources, false),
+        CheckFormat::Json => {
+            let diagnostics: serde_json::Value = serde_json::from_str(&report::render(&report, OutputFormat::Json, &repo.sources, false)).map_err(|e| e.to_string())?;
+            let value = serde_json::json!({"base": args.base, "head": args.head, "changes": comparison, "report": diagnostics});
+            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
+        }
+        CheckFormat::Text => {
+            let color = use_color(&std::io::stdout());
+            let mut out = report::render(&report, OutputFormat::Text, &repo.sources, color);
+            out.push_str(&format!("\nchanges from {} to {}:\n", args.base, args.head));
+            out.push_str(&weft::check::render_text(&comparison));
+            out
+        }
+        CheckFormat::Markdown => {
+            let verdict = if summary.errors > 0 { "fails" } else { "passes" };
+            let mut out = format!("## weft check: `{}` {verdict} ({} errors, {} warnings)\n\nChanges from `{}` to `{}`.\n\n", args.head, summary.errors, summary.warnings, args.base, args.head);
+            out.push_str(&weft::check::render_markdown(&comparison));
+            let rendered: serde_json::Value = serde_json::from_str(&report::render(&report, OutputFormat::Json, &repo.sources, false)).map_err(|e| e.to_string())?;
+            let listed = rendered["diagnostics"].as_array().cloned().unwrap_or_default();
+            if !listed.is_empty() {
+                out.push_str("### Diagnostics\n\n| severity | where | code | message |\n|---|---|---|---|\n");
+                for d in &listed {
+                    let text = |key: &str| d[key].as_str().unwrap_or_default().to_owned();
+                    let at = match (d["line"].as_u64(), d["column"].as_u64()) {
+                        (Some(line), Some(column)) => format!("{}:{line}:{column}", text("file")),
+                        _ => text("file"),
+                    };
+                    out.push_str(&format!("| {} | `{at}` | `{}` | {} |\n", text("severity"), text("code"), text("message").replace('|', "\\|").replace('\n', " ")));
+                }
+            }
+            out
+        }
+    };
+    print(&text)?;
+    let failed = summary.errors > 0 || args.fail_on == FailOn::Warning && summary.warnings > 0;
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Every check `weft validate` makes, on a loaded repo: the diagnostics
+/// (waivers and weft.yaml's `checks` applied) and the inferred
+/// relationships.
+fn analyse(
+    repo: &mut load::Repo,
+    registry: &Registry,
+    allow_unknown: bool,
+    policies: &[PathBuf],
+    verbose: bool,
+    progress: &Progress,
+) -> (Vec<weft::diagnostic::Diagnostic>, Option<relate::Inference>) {
+    let mut timer = StageTimer::from_env();
     let (mut graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
     timer.lap("load");
     let mut diagnostics = std::mem::take(&mut repo.diagnostics);
     diagnostics.extend(graph_diagnostics);
-    let options = validate::Options { allow_unknown: args.allow_unknown };
+    let options = validate::Options { allow_unknown };
     // Validation registers the repo's CRDs, which inference then resolves.
-    diagnostics.extend(validate::validate(&repo.designs, &repo.sources, &registry, options, &progress));
+    diagnostics.extend(validate::validate(&repo.designs, &repo.sources, registry, options, progress));
     timer.lap("validate");
-    if let Some(inference) = infer(&repo.designs, &repo.config, &registry, &mut diagnostics) {
+    let inference = infer(&repo.designs, &repo.config, registry, &mut diagnostics);
+    if let Some(inference) = &inference {
         timer.lap("relate");
-        diagnostics.extend(relate::diagnostics(&inference, &repo.designs, &repo.sources));
+        diagnostics.extend(relate::diagnostics(inference, &repo.designs, &repo.sources));
         timer.lap("relate checks");
-        graph.add_inferred(&inference);
+        graph.add_inferred(inference);
         timer.lap("graph edges");
     }
     diagnostics.extend(graph.cycle_diagnostic(&repo.designs, &repo.sources));
-    diagnostics.extend(check_policies(&repo, &args.policies));
+    diagnostics.extend(check_policies(repo, policies));
     timer.lap("policies");
     progress.finish();
     policy::apply_waivers(&mut diagnostics, &repo.designs);
@@ -357,8 +494,11 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
         }
     }
     tidy(&mut diagnostics, verbose);
+    (diagnostics, inference)
+}
 
-    let report = Report {
+fn summary_report(repo: &load::Repo, diagnostics: Vec<weft::diagnostic::Diagnostic>) -> Report {
+    Report {
         files: repo.files,
         designs: repo
             .designs
@@ -371,11 +511,7 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
             })
             .collect(),
         diagnostics,
-    };
-    let color = args.format == OutputFormat::Text && use_color(&std::io::stdout());
-    print(&report::render(&report, args.format, &repo.sources, color))?;
-    let failed = report.has_errors() || args.strict && report.summary().warnings > 0;
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    }
 }
 
 fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {

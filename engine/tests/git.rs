@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use git2::{Repository, Signature};
+use git2::Repository;
 use std::path::Path;
 
 const GOOD: &str = "apiVersion: v1
@@ -26,33 +26,15 @@ metadata:
   namespace: default
 ";
 
-/// Commits `files` (path, text) on `main` with `message`.
-fn commit(repo: &Repository, files: &[(&str, &str)], message: &str) -> git2::Oid {
-    let root = repo.workdir().unwrap();
-    let mut index = repo.index().unwrap();
-    for (path, text) in files {
-        let target = root.join(path);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(&target, text).unwrap();
-        index.add_path(Path::new(path)).unwrap();
-    }
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let signature = Signature::now("weft test", "test@example.com").unwrap();
-    let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
-    let parents: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents).unwrap()
-}
-
 /// A repository whose `main` has a good commit (tagged `v1`) and then a
 /// bad one, with a good file again in the (uncommitted) working tree.
 fn history() -> (tempfile::TempDir, Repository, git2::Oid) {
     let dir = tempfile::tempdir().unwrap();
     let repo = Repository::init(dir.path()).unwrap();
     repo.set_head("refs/heads/main").unwrap();
-    let good = commit(&repo, &[("weft.yaml", "name: gitdemo\n"), ("manifests/app.yaml", GOOD)], "good");
+    let good = git_commit(&repo, &[("weft.yaml", "name: gitdemo\n"), ("manifests/app.yaml", GOOD)], "good");
     repo.tag_lightweight("v1", &repo.find_object(good, None).unwrap(), false).unwrap();
-    commit(&repo, &[("manifests/app.yaml", BAD)], "bad");
+    git_commit(&repo, &[("manifests/app.yaml", BAD)], "bad");
     std::fs::write(dir.path().join("manifests/app.yaml"), GOOD).unwrap();
     (dir, repo, good)
 }

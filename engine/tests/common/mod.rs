@@ -74,3 +74,30 @@ pub fn assert_golden(name: &str, actual: &str) {
         );
     }
 }
+
+/// Writes `files` (path, text) into the working tree of `repo`, stages
+/// them and commits on the current branch.
+pub fn git_commit(repo: &git2::Repository, files: &[(&str, &str)], message: &str) -> git2::Oid {
+    let root = repo.workdir().expect("a working tree");
+    let mut index = repo.index().unwrap();
+    for (path, text) in files {
+        let target = root.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(&target, text).unwrap();
+        index.add_path(Path::new(path)).unwrap();
+    }
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let signature = git2::Signature::now("weft test", "test@example.com").unwrap();
+    let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
+    let parents: Vec<&git2::Commit> = parents.iter().collect();
+    repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents).unwrap()
+}
+
+/// Removes `path` from the index and the working tree of `repo`.
+pub fn git_remove(repo: &git2::Repository, path: &str) {
+    let mut index = repo.index().unwrap();
+    index.remove_path(Path::new(path)).unwrap();
+    index.write().unwrap();
+    let _ = std::fs::remove_file(repo.workdir().unwrap().join(path));
+}

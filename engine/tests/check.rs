@@ -1,0 +1,171 @@
+//! `weft check` on a fixture pull request: a repository built with git2
+//! whose base commit has a ConfigMap, a Deployment using it and a Service
+//! in front, and whose head changes the ConfigMap, removes the Service and
+//! adds a Secret. Golden files hold the text and Markdown output.
+
+mod common;
+
+use common::*;
+use git2::Repository;
+use serde_json::Value;
+
+const CONFIG: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop
+data:
+  mode: fast
+";
+
+const WEB: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: registry.example.com/web:1.4.2
+        envFrom:
+        - configMapRef: {name: settings}
+        ports:
+        - containerPort: 8080
+";
+
+const SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
+";
+
+const SECRET: &str = "apiVersion: v1
+kind: Secret
+metadata:
+  name: token
+  namespace: shop
+stringData:
+  token: not-in-any-output
+";
+
+/// The pull request: `main` is the base, `feature` the head.
+fn pull_request() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let base = git_commit(
+        &repo,
+        &[("weft.yaml", "name: shop\n"), ("manifests/config.yaml", CONFIG), ("manifests/web.yaml", WEB), ("manifests/service.yaml", SERVICE)],
+        "base",
+    );
+    repo.branch("feature", &repo.find_commit(base).unwrap(), false).unwrap();
+    repo.set_head("refs/heads/feature").unwrap();
+    git_remove(&repo, "manifests/service.yaml");
+    git_commit(&repo, &[("manifests/config.yaml", &CONFIG.replace("fast", "careful")), ("manifests/secret.yaml", SECRET)], "head");
+    dir
+}
+
+fn check(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let mut all = vec!["check", "--base", "main", "--head", "feature"];
+    all.extend_from_slice(args);
+    let output = weft(&all, dir);
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn a_pull_request_lists_changes_with_their_impact() {
+    let dir = pull_request();
+    let (code, out) = check(dir.path(), &["--format", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let value: Value = serde_json::from_str(&out).unwrap();
+    let components: Vec<(String, String)> = value["changes"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["change"].as_str().unwrap().to_owned(), c["component"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        components,
+        vec![
+            ("added".to_owned(), "Secret shop/token".to_owned()),
+            ("removed".to_owned(), "Service shop/web".to_owned()),
+            ("changed".to_owned(), "ConfigMap shop/settings".to_owned()),
+        ],
+        "{value}"
+    );
+    let changed = &value["changes"]["components"][2];
+    assert_eq!(changed["fields"], serde_json::json!(["/data/mode"]));
+    let impact = |c: &Value| c["impact"].as_array().unwrap().iter().map(|r| r["component"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert!(impact(changed).contains(&"Deployment.apps shop/web".to_owned()), "the Deployment that reads the ConfigMap: {changed}");
+    let removed = &value["changes"]["components"][1];
+    assert!(impact(removed).contains(&"Deployment.apps shop/web".to_owned()), "what the Service pointed at: {removed}");
+    let relationships = value["changes"]["relationships"].as_array().unwrap();
+    assert!(
+        relationships.iter().any(|r| r["change"] == "removed" && r["from"] == "Service shop/web" && r["to"] == "Deployment.apps shop/web"),
+        "{relationships:?}"
+    );
+    assert!(!out.contains("not-in-any-output"), "Secret values stay out of reports");
+}
+
+#[test]
+fn text_and_markdown_match_their_golden_files() {
+    let dir = pull_request();
+    let (code, text) = check(dir.path(), &[]);
+    assert_eq!(code, 0, "{text}");
+    assert_golden("check/pull-request.txt", &text);
+    let (_, markdown) = check(dir.path(), &["--format", "markdown"]);
+    assert_golden("check/pull-request.md", &markdown);
+}
+
+#[test]
+fn head_errors_fail_the_check_and_are_located_in_the_head() {
+    let dir = pull_request();
+    let repo = Repository::open(dir.path()).unwrap();
+    git_commit(&repo, &[("manifests/config.yaml", &CONFIG.replace("\ndata:", "\ndata: ["))], "break it");
+    let (code, out) = check(dir.path(), &["--format", "sarif"]);
+    assert_eq!(code, 1, "{out}");
+    let sarif: Value = serde_json::from_str(&out).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let syntax: Vec<&Value> = results.iter().filter(|r| r["ruleId"] == "yaml-syntax").collect();
+    assert_eq!(syntax.len(), 1, "{out}");
+    let location = &syntax[0]["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "manifests/config.yaml");
+    assert_eq!((location["region"]["startLine"].as_u64(), location["region"]["startColumn"].as_u64()), (Some(6), Some(7)), "{location}");
+
+    let (code, out) = check(dir.path(), &["--format", "junit"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("<testsuite ") && out.contains("type=\"yaml-syntax\""), "{out}");
+    let (code, out) = check(dir.path(), &["--format", "github"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("::error file=manifests/config.yaml"), "{out}");
+}
+
+#[test]
+fn fail_on_warning_tightens_the_check() {
+    let dir = pull_request();
+    let (code, out) = check(dir.path(), &["--format", "json"]);
+    assert_eq!(code, 0);
+    let value: Value = serde_json::from_str(&out).unwrap();
+    let warnings = value["report"]["summary"]["warnings"].as_u64().unwrap();
+    assert!(warnings > 0, "the fixture has best-practice warnings (no resource limits): {value}");
+    let (code, _) = check(dir.path(), &["--fail-on", "warning"]);
+    assert_eq!(code, 1);
+}
