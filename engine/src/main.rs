@@ -136,6 +136,16 @@ struct CheckArgs {
     /// A directory of Rego policies, added to weft.yaml's `policies`. Repeatable.
     #[arg(long = "policies", value_name = "DIR")]
     policies: Vec<PathBuf>,
+    /// Add the head's plan against this snapshot (`weft snapshot`): no cluster credentials needed.
+    #[arg(long, value_name = "FILE", conflicts_with = "plan")]
+    snapshot: Option<PathBuf>,
+    /// Add the head's plan against the cluster (--kubeconfig, --context, --env).
+    #[arg(long)]
+    plan: bool,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    prune: PruneArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -411,13 +421,25 @@ fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
     );
     let report = summary_report(&repo, diagnostics);
     let summary = report.summary();
+    // The plan of a head that has errors would only repeat them.
+    let plans = if (args.plan || args.snapshot.is_some()) && summary.errors == 0 {
+        match compute_plans(&input(&args.head), &args.cluster, &args.prune, args.snapshot.as_deref(), verbose, &progress)? {
+            Ok((plans, _)) => Some(plans),
+            Err(code) => return Ok(code),
+        }
+    } else {
+        None
+    };
     let text = match args.format {
         CheckFormat::Sarif => report::render(&report, OutputFormat::Sarif, &repo.sources, false),
         CheckFormat::Junit => report::render(&report, OutputFormat::Junit, &repo.sources, false),
         CheckFormat::Github => report::render(&report, OutputFormat::Github, &repo.sources, false),
         CheckFormat::Json => {
             let diagnostics: serde_json::Value = serde_json::from_str(&report::render(&report, OutputFormat::Json, &repo.sources, false)).map_err(|e| e.to_string())?;
-            let value = serde_json::json!({"base": args.base, "head": args.head, "changes": comparison, "report": diagnostics});
+            let mut value = serde_json::json!({"base": args.base, "head": args.head, "changes": comparison, "report": diagnostics});
+            if let Some(plans) = &plans {
+                value["plan"] = serde_json::from_str(&weft::plan::render_json(plans)).map_err(|e| e.to_string())?;
+            }
             serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
         }
         CheckFormat::Text => {
@@ -425,6 +447,10 @@ fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
             let mut out = report::render(&report, OutputFormat::Text, &repo.sources, color);
             out.push_str(&format!("\nchanges from {} to {}:\n", args.base, args.head));
             out.push_str(&weft::check::render_text(&comparison));
+            if let Some(plans) = &plans {
+                out.push_str("\nplan of the head:\n");
+                out.push_str(&weft::plan::render_text(plans, color));
+            }
             out
         }
         CheckFormat::Markdown => {
@@ -443,6 +469,11 @@ fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
                     };
                     out.push_str(&format!("| {} | `{at}` | `{}` | {} |\n", text("severity"), text("code"), text("message").replace('|', "\\|").replace('\n', " ")));
                 }
+            }
+            if let Some(plans) = &plans {
+                out.push_str("\n<details><summary>Plan of the head</summary>\n\n");
+                out.push_str(&weft::plan::render_markdown(plans));
+                out.push_str("\n</details>\n");
             }
             out
         }
@@ -700,16 +731,25 @@ fn plan_options(prune: &PruneArgs, concurrency: usize) -> weft::plan::Options {
     }
 }
 
-fn run_plan(args: PlanArgs, verbose: bool) -> Result<ExitCode, String> {
-    let progress = Progress::on_terminal();
-    let prepared = match prepare(&args.input, &args.cluster, verbose, &progress)? {
+/// The plan of each target, against a snapshot or the clusters; whether
+/// some target could not be planned. Designs with errors stop here (their
+/// report printed) with the exit code.
+fn compute_plans(
+    input: &InputArgs,
+    cluster: &ClusterArgs,
+    prune: &PruneArgs,
+    snapshot: Option<&std::path::Path>,
+    verbose: bool,
+    progress: &Progress,
+) -> Result<Result<(Vec<weft::plan::Plan>, bool), ExitCode>, String> {
+    let prepared = match prepare(input, cluster, verbose, progress)? {
         Ok(p) => p,
-        Err(code) => return Ok(code),
+        Err(code) => return Ok(Err(code)),
     };
-    let options = plan_options(&args.prune, 8);
+    let options = plan_options(prune, 8);
     let mut plans = Vec::new();
     let mut failed_targets = false;
-    match &args.snapshot {
+    match snapshot {
         Some(path) => {
             let observed = read_snapshot(path)?;
             let target = &prepared.targets[0];
@@ -738,6 +778,15 @@ fn run_plan(args: PlanArgs, verbose: bool) -> Result<ExitCode, String> {
             }
         }
     }
+    Ok(Ok((plans, failed_targets)))
+}
+
+fn run_plan(args: PlanArgs, verbose: bool) -> Result<ExitCode, String> {
+    let progress = Progress::on_terminal();
+    let (plans, failed_targets) = match compute_plans(&args.input, &args.cluster, &args.prune, args.snapshot.as_deref(), verbose, &progress)? {
+        Ok(planned) => planned,
+        Err(code) => return Ok(code),
+    };
     progress.finish();
     print(&match args.format {
         PlanFormat::Text => weft::plan::render_text(&plans, use_color(&std::io::stdout())),

@@ -169,3 +169,39 @@ fn fail_on_warning_tightens_the_check() {
     let (code, _) = check(dir.path(), &["--fail-on", "warning"]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn the_plan_of_the_head_comes_from_a_snapshot() {
+    let dir = pull_request();
+    let server = weft_testserver::TestServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let kubeconfig = scratch.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let output = weft(&["apply", "--rev", "main", "--kubeconfig", kubeconfig], dir.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let snapshot = scratch.path().join("snapshot.json");
+    let output = weft(&["snapshot", "--rev", "feature", "--kubeconfig", kubeconfig, "-o", snapshot.to_str().unwrap()], dir.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    server.reset_requests();
+    let (code, out) = check(dir.path(), &["--snapshot", snapshot.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(server.requests().is_empty(), "a check with a snapshot needs no cluster");
+    let value: Value = serde_json::from_str(&out).unwrap();
+    let actions: Vec<(String, String)> = value["plan"]["targets"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "unchanged")
+        .map(|c| (c["action"].as_str().unwrap().to_owned(), c["name"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![("update".to_owned(), "settings".to_owned()), ("create".to_owned(), "token".to_owned()), ("retain".to_owned(), "web".to_owned())],
+        "{value}"
+    );
+    let (_, markdown) = check(dir.path(), &["--snapshot", snapshot.to_str().unwrap(), "--format", "markdown"]);
+    assert!(markdown.contains("<details><summary>Plan of the head</summary>"), "{markdown}");
+    assert!(!markdown.contains("not-in-any-output"), "Secret values stay masked");
+}
