@@ -205,3 +205,30 @@ fn the_plan_of_the_head_comes_from_a_snapshot() {
     assert!(markdown.contains("<details><summary>Plan of the head</summary>"), "{markdown}");
     assert!(!markdown.contains("not-in-any-output"), "Secret values stay masked");
 }
+
+#[test]
+fn sarif_validates_against_the_sarif_schema_and_junit_is_well_formed() {
+    let dir = pull_request();
+    let (_, out) = check(dir.path(), &["--format", "sarif"]);
+    let sarif: Value = serde_json::from_str(&out).unwrap();
+    // The published schema's `language` patterns have a stray `]` that
+    // ECMAScript regexes accept and Rust's do not; escape it.
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/schemas/sarif-2.1.0-rtm.5.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text.replace("{2}]?$", "{2}\\\\]?$")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut broken = sarif.clone();
+    broken["runs"][0]["results"][0]["level"] = Value::String("severe".into());
+    assert!(!validator.is_valid(&broken), "the schema is applied");
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 4, "the head's four warnings");
+
+    let (_, xml) = check(dir.path(), &["--format", "junit"]);
+    let document = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+    let suite = document.root_element();
+    assert_eq!(suite.tag_name().name(), "testsuite");
+    let cases: Vec<_> = suite.children().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(suite.attribute("tests").and_then(|t| t.parse::<usize>().ok()), Some(cases.len()), "{xml}");
+    let failures = cases.iter().filter(|c| c.children().any(|n| n.has_tag_name("failure"))).count();
+    assert_eq!(suite.attribute("failures").and_then(|t| t.parse::<usize>().ok()), Some(failures), "{xml}");
+}
