@@ -232,3 +232,33 @@ fn sarif_validates_against_the_sarif_schema_and_junit_is_well_formed() {
     let failures = cases.iter().filter(|c| c.children().any(|n| n.has_tag_name("failure"))).count();
     assert_eq!(suite.attribute("failures").and_then(|t| t.parse::<usize>().ok()), Some(failures), "{xml}");
 }
+
+/// The shipped hook and action definitions: they parse, and every command
+/// and flag they run is one weft has.
+#[test]
+fn the_pre_commit_hook_and_the_action_run_real_commands() {
+    let hooks: Value = serde_saphyr::from_str(&std::fs::read_to_string(repo_root().join(".pre-commit-hooks.yaml")).unwrap()).unwrap();
+    let dir = pull_request();
+    for hook in hooks.as_array().unwrap() {
+        let entry: Vec<&str> = hook["entry"].as_str().unwrap().split_whitespace().collect();
+        assert_eq!(entry[0], "weft", "{hook}");
+        assert_eq!(hook["pass_filenames"], false, "weft reads the repository whole");
+        let output = weft(&entry[1..], dir.path());
+        assert_eq!(output.status.code(), Some(0), "{hook}: {}", String::from_utf8_lossy(&output.stdout));
+    }
+
+    let action: Value = serde_saphyr::from_str(&std::fs::read_to_string(repo_root().join("action.yml")).unwrap()).unwrap();
+    assert_eq!(action["runs"]["using"], "composite");
+    let help = String::from_utf8_lossy(&weft(&["check", "--help"], dir.path()).stdout).into_owned();
+    let script: String = action["runs"]["steps"].as_array().unwrap().iter().filter_map(|s| s["run"].as_str()).collect::<Vec<_>>().join("\n");
+    let checks: Vec<&str> = script.lines().filter(|l| l.contains("\" check ")).collect();
+    assert_eq!(checks.len(), 3, "{script}");
+    for line in checks {
+        for flag in line.split_whitespace().filter(|w| w.starts_with("--")) {
+            assert!(help.contains(flag), "`weft check` has no {flag}: {line}");
+        }
+        let format = line.split("--format ").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap();
+        assert!(help.contains(format), "`weft check` has no format {format}");
+    }
+    assert!(script.contains("--path \"$GITHUB_ACTION_PATH/engine\""), "the action installs this repository's weft");
+}
