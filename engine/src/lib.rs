@@ -22,6 +22,7 @@ pub mod cluster;
 pub mod plan;
 pub mod reconcile;
 pub mod check;
+pub mod watch;
 
 // Rego evaluation allocates a small value for nearly every step; glibc's
 // allocator spent a third of a large run in malloc and free. Set here, not

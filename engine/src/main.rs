@@ -44,6 +44,8 @@ enum Command {
     Delete(DeleteArgs),
     /// Check a pull request: validate the head revision and compare it with the base (components, relationships, impact).
     Check(CheckArgs),
+    /// Keep a cluster equal to a git branch: poll it, and validate, plan and (with --auto-sync) apply each new commit.
+    Watch(WatchArgs),
     /// Inspect and grow the model registry.
     Model {
         #[command(subcommand)]
@@ -146,6 +148,43 @@ struct CheckArgs {
     cluster: ClusterArgs,
     #[command(flatten)]
     prune: PruneArgs,
+}
+
+#[derive(Args)]
+struct WatchArgs {
+    /// Folders and files to read, as paths in the repository (default: weft.yaml's `paths`, else everything).
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// The git repository to follow: a path, or a URL fetched into the cache on every poll.
+    #[arg(long, value_name = "PATH|URL", default_value = ".")]
+    repo: String,
+    /// The branch to follow [default: the repository's HEAD].
+    #[arg(long, value_name = "BRANCH", default_value = "HEAD")]
+    branch: String,
+    /// Time between polls (with a unit: 500ms, 30s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    interval: std::time::Duration,
+    /// Where /healthz, /readyz, /metrics and /status are served (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    listen: String,
+    /// Apply each valid new commit; without it, its plan is recorded as pending.
+    #[arg(long)]
+    auto_sync: bool,
+    /// Where the daemon keeps its state (last applied commit), so a restart resumes.
+    #[arg(long, value_name = "DIR", default_value = ".weft-watch")]
+    state_dir: PathBuf,
+    /// Where remote repositories are fetched to [default: $XDG_CACHE_HOME/weft/git].
+    #[arg(long, value_name = "DIR")]
+    git_cache: Option<PathBuf>,
+    #[command(flatten)]
+    models: ModelDirs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    prune: PruneArgs,
+    /// Objects applied at once (independent objects only).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    concurrency: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -344,6 +383,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => run_evaluate(args, cli.verbose),
         Command::Plan(args) => run_plan(args, cli.verbose),
         Command::Check(args) => run_check(args, cli.verbose),
+        Command::Watch(args) => run_watch(args, cli.verbose),
         Command::Apply(args) => run_apply(args, cli.verbose),
         Command::Delete(args) => run_delete(args, cli.verbose),
         Command::Snapshot(args) => run_snapshot(args, cli.verbose),
@@ -481,6 +521,153 @@ fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
     print(&text)?;
     let failed = summary.errors > 0 || args.fail_on == FailOn::Warning && summary.warnings > 0;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn run_watch(args: WatchArgs, verbose: bool) -> Result<ExitCode, String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use weft::watch::{Daemon, Phase};
+    let cache = args.git_cache.clone().unwrap_or_else(load::git::default_cache);
+    let mut status = weft::watch::load_state(&args.state_dir).unwrap_or_default();
+    status.repo = args.repo.clone();
+    status.branch = args.branch.clone();
+    let daemon = Arc::new(Daemon::new(status));
+    // The endpoints and the signal handler run on their own runtime, so a
+    // long sync never delays /healthz.
+    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| e.to_string())?;
+    let listener = server.block_on(tokio::net::TcpListener::bind(&args.listen)).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("weft: watching {} ({}) every {:?}; serving on http://{address}", args.repo, args.branch, args.interval);
+    server.spawn(weft::watch::serve(listener, daemon.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    server.spawn(async move {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        stopping.store(true, Ordering::SeqCst);
+    });
+    let progress = Progress::hidden();
+    while !stop.load(Ordering::SeqCst) {
+        let started = std::time::Instant::now();
+        let latest = load::git::Source::open(&args.repo, &cache).and_then(|source| source.resolve(&args.branch)).map(|id| id.to_string());
+        match latest {
+            Err(e) => daemon.update(|s| s.last_error = Some(e.0)),
+            Ok(commit) => {
+                let current = daemon.status();
+                // A failed apply is retried at the next poll; an invalid commit waits for the next one.
+                if current.seen_commit.as_deref() != Some(commit.as_str()) || current.phase == Phase::Failed {
+                    watch_sync(&args, &commit, &cache, &daemon, verbose, &progress);
+                    if let Err(e) = weft::watch::save_state(&args.state_dir, &daemon.status()) {
+                        eprintln!("weft: error: {e}");
+                    }
+                } else {
+                    daemon.update(|_| {});
+                }
+            }
+        }
+        // Sleep in slices: SIGTERM is answered within a tenth of a second once the step in flight is done.
+        while !stop.load(Ordering::SeqCst) && started.elapsed() < args.interval {
+            std::thread::sleep(std::time::Duration::from_millis(20).min(args.interval));
+        }
+    }
+    eprintln!("weft: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Validates, plans and (with auto-sync) applies one commit, recording
+/// the outcome in the daemon's status and metrics.
+fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &weft::watch::Daemon, verbose: bool, progress: &Progress) {
+    use weft::watch::Phase;
+    let started = std::time::Instant::now();
+    daemon.update(|s| s.seen_commit = Some(commit.to_owned()));
+    let input = InputArgs {
+        paths: args.paths.clone(),
+        models: args.models.clone(),
+        max_file_size: None,
+        max_depth: None,
+        rev: Some(commit.to_owned()),
+        repo: Some(args.repo.clone()),
+        git_cache: Some(cache.to_path_buf()),
+    };
+    let fail = |result: &'static str, phase: Phase, message: String| {
+        eprintln!("weft: {commit}: {message}");
+        daemon.update(|s| {
+            s.phase = phase;
+            s.last_error = Some(message);
+        });
+        daemon.record_sync(result, started.elapsed().as_secs_f64());
+    };
+    let loaded = load_input(&input, progress).and_then(|Loaded { mut repo, registry_dirs }| {
+        let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
+        Ok(analyse(&mut repo, &registry, false, &[], verbose, progress).0)
+    });
+    let diagnostics = match loaded {
+        Ok(diagnostics) => diagnostics,
+        Err(message) => return fail("failure", Phase::Failed, message),
+    };
+    let errors: Vec<&weft::diagnostic::Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    if let Some(first) = errors.first() {
+        let at = match (&first.file, &first.span) {
+            (Some(file), Some(span)) => format!("{file}:{}:{}: ", span.line, span.column),
+            (Some(file), None) => format!("{file}: "),
+            _ => String::new(),
+        };
+        return fail("invalid", Phase::Invalid, format!("not applied: {} error(s), first {at}{}", errors.len(), first.message));
+    }
+    if !args.auto_sync {
+        match compute_plans(&input, &args.cluster, &args.prune, None, verbose, progress) {
+            Ok(Ok((plans, _))) => {
+                let mut pending = std::collections::BTreeMap::new();
+                for change in plans.iter().flat_map(|p| &p.changes) {
+                    if !matches!(change.action, Action::Unchanged) {
+                        *pending.entry(format!("{:?}", change.action).to_lowercase()).or_insert(0) += 1;
+                    }
+                }
+                daemon.update(|s| {
+                    s.phase = if pending.is_empty() { Phase::Synced } else { Phase::OutOfSync };
+                    s.pending = Some(pending);
+                    s.last_error = None;
+                });
+                daemon.record_sync("success", started.elapsed().as_secs_f64());
+            }
+            Ok(Err(_)) => fail("invalid", Phase::Invalid, "not planned: the designs have errors".into()),
+            Err(message) => fail("failure", Phase::Failed, message),
+        }
+        return;
+    }
+    let prepared = match prepare(&input, &args.cluster, verbose, progress) {
+        Ok(Ok(prepared)) => prepared,
+        Ok(Err(_)) => return fail("invalid", Phase::Invalid, "not applied: the designs have errors".into()),
+        Err(message) => return fail("failure", Phase::Failed, message),
+    };
+    let options = plan_options(&args.prune, args.concurrency);
+    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait: false, timeout: std::time::Duration::from_secs(300) };
+    match reconcile_all(&prepared, &options, &reconcile, progress, false) {
+        Ok((results, errors)) if errors.is_empty() && !results.iter().any(|(plan, report)| report.failed() || plan.summary().error > 0) => {
+            let objects = prepared.targets.iter().map(|t| t.desired.len()).sum();
+            daemon.update(|s| {
+                s.phase = Phase::Synced;
+                s.applied_commit = Some(commit.to_owned());
+                s.last_sync = Some(jiff::Timestamp::now().to_string());
+                s.last_error = None;
+                s.pending = None;
+                s.objects_managed = objects;
+            });
+            daemon.record_sync("success", started.elapsed().as_secs_f64());
+        }
+        Ok((results, errors)) => {
+            let failed: Vec<String> = results
+                .iter()
+                .flat_map(|(_, report)| report.steps.iter().filter(|s| matches!(s.outcome, weft::reconcile::Outcome::Failed)).map(|s| format!("{} {}: {}", s.kind, s.name, s.message)))
+                .chain(errors)
+                .collect();
+            fail("failure", Phase::Failed, format!("apply failed: {}", failed.join("; ")));
+        }
+        Err(message) => fail("failure", Phase::Failed, message),
+    }
 }
 
 /// Every check `weft validate` makes, on a loaded repo: the diagnostics
@@ -826,9 +1013,30 @@ fn reconcile_targets(
     progress: &Progress,
     delete_all: bool,
 ) -> Result<ExitCode, String> {
+    let (results, errors) = reconcile_all(prepared, options, reconcile, progress, delete_all)?;
+    for message in &errors {
+        eprintln!("weft: error: {message}");
+    }
+    let failed = !errors.is_empty() || results.iter().any(|(plan, report)| report.failed() || plan.summary().error > 0);
+    if results.is_empty() {
+        return Err("no target could be reached".into());
+    }
+    print_apply(&results, format)?;
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Plans and applies each target in turn: the results of the targets that
+/// could be reached, and why the others could not.
+fn reconcile_all(
+    prepared: &Prepared,
+    options: &weft::plan::Options,
+    reconcile: &weft::reconcile::Options,
+    progress: &Progress,
+    delete_all: bool,
+) -> Result<(Vec<(weft::plan::Plan, weft::reconcile::Report)>, Vec<String>), String> {
     let runtime = runtime()?;
     let mut results = Vec::new();
-    let mut failed = false;
+    let mut errors = Vec::new();
     for target in &prepared.targets {
         let desired: &[weft::render::Desired] = if delete_all { &[] } else { &target.desired };
         let mut timer = StageTimer::from_env();
@@ -844,21 +1052,11 @@ fn reconcile_targets(
             Ok::<_, String>((plan, report))
         });
         match result {
-            Ok((plan, report)) => {
-                failed |= report.failed() || plan.summary().error > 0;
-                results.push((plan, report));
-            }
-            Err(message) => {
-                eprintln!("weft: error: {}: {message}", target.context.as_deref().unwrap_or("current context"));
-                failed = true;
-            }
+            Ok(done) => results.push(done),
+            Err(message) => errors.push(format!("{}: {message}", target.context.as_deref().unwrap_or("current context"))),
         }
     }
-    if results.is_empty() {
-        return Err("no target could be reached".into());
-    }
-    print_apply(&results, format)?;
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok((results, errors))
 }
 
 /// The snapshot file's own header; the rest is `plan::Observed`.

@@ -1,0 +1,131 @@
+//! `weft watch` as a daemon: a temporary git repository receives a good
+//! commit, a commit with bad YAML and a change; the daemon (the real
+//! binary, polling every 100 ms) applies them to the in-process test
+//! server. Asserted: what was applied after each commit, that the bad
+//! commit was not applied and is reported, `/status` and `/metrics`,
+//! SIGTERM, and that a restart resumes without applying again.
+
+mod common;
+
+use common::*;
+use git2::Repository;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use weft_testserver::{TestServer, Verb};
+
+fn config(mode: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  mode: {mode}\n")
+}
+
+struct Daemon {
+    child: Child,
+    address: String,
+}
+
+impl Daemon {
+    fn start(repo: &std::path::Path, state: &std::path::Path, kubeconfig: &std::path::Path) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["watch", "--repo", repo.to_str().unwrap(), "--branch", "main", "--interval", "100ms", "--listen", "127.0.0.1:0", "--auto-sync"])
+            .args(["--state-dir", state.to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("weft watch starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().expect("a first line").unwrap();
+        let address = first.rsplit("http://").next().unwrap().trim().to_owned();
+        // Keep draining stderr so the daemon never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Daemon { child, address }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: weft\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let code = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (code, body)
+    }
+
+    fn status(&self) -> Value {
+        serde_json::from_str(&self.get("/status").1).unwrap()
+    }
+
+    /// Waits (up to 30 s) until `/status` satisfies `done`.
+    fn wait_for(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = self.status();
+            if done(&status) {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}: {status}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        // SAFETY: signals a child process this test started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "weft watch did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn the_daemon_applies_good_commits_holds_back_bad_ones_and_resumes() {
+    let server = TestServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let kubeconfig = scratch.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let state = scratch.path().join("state");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let good = git_commit(&repo, &[("weft.yaml", "name: watched\n"), ("manifests/settings.yaml", &config("fast"))], "good").to_string();
+
+    let daemon = Daemon::start(dir.path(), &state, &kubeconfig);
+    assert_eq!(daemon.get("/healthz").0, 200);
+    let status = daemon.wait_for("the first commit applied", |s| s["appliedCommit"] == good.as_str());
+    assert_eq!(status["phase"], "Synced", "{status}");
+    assert_eq!(daemon.get("/readyz").0, 200);
+    let live = server.get("v1", "ConfigMap", Some("default"), "settings").expect("applied");
+    assert_eq!(live["data"]["mode"], "fast");
+
+    let bad = git_commit(&repo, &[("manifests/settings.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n")], "bad").to_string();
+    let status = daemon.wait_for("the bad commit seen", |s| s["seenCommit"] == bad.as_str() && s["phase"] == "Invalid");
+    assert_eq!(status["appliedCommit"], good.as_str(), "the last good commit stays: {status}");
+    assert!(status["lastError"].as_str().unwrap().contains("manifests/settings.yaml:"), "{status}");
+
+    let fixed = git_commit(&repo, &[("manifests/settings.yaml", &config("careful"))], "fixed").to_string();
+    daemon.wait_for("the fix applied", |s| s["appliedCommit"] == fixed.as_str() && s["phase"] == "Synced");
+    assert_eq!(server.get("v1", "ConfigMap", Some("default"), "settings").unwrap()["data"]["mode"], "careful");
+
+    let metrics = daemon.get("/metrics").1;
+    assert!(metrics.contains("weft_syncs_total{result=\"success\"} 2\n"), "{metrics}");
+    assert!(metrics.contains("weft_syncs_total{result=\"invalid\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("weft_sync_duration_seconds_count 3\n"), "{metrics}");
+    assert!(metrics.contains("weft_objects_managed 1\n"), "{metrics}");
+    assert_eq!(daemon.get("/nowhere").0, 404);
+
+    let exit = daemon.terminate();
+    assert!(exit.success(), "SIGTERM ends the daemon cleanly: {exit:?}");
+
+    // A restart reads the state and finds nothing new to apply.
+    server.reset_requests();
+    let daemon = Daemon::start(dir.path(), &state, &kubeconfig);
+    let status = daemon.status();
+    assert_eq!(status["appliedCommit"], fixed.as_str(), "{status}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(server.requests().iter().all(|r| r.verb != Verb::Apply), "nothing re-applied after a restart");
+    assert!(daemon.terminate().success());
+}
