@@ -170,6 +170,9 @@ struct WatchArgs {
     /// Apply each valid new commit; without it, its plan is recorded as pending.
     #[arg(long)]
     auto_sync: bool,
+    /// A file holding the webhook secret: POST /webhook then polls at once when signed with it (GitHub X-Hub-Signature-256, GitLab X-Gitlab-Token).
+    #[arg(long, value_name = "FILE")]
+    webhook_secret_file: Option<PathBuf>,
     /// Where the daemon keeps its state (last applied commit), so a restart resumes.
     #[arg(long, value_name = "DIR", default_value = ".weft-watch")]
     state_dir: PathBuf,
@@ -531,7 +534,11 @@ fn run_watch(args: WatchArgs, verbose: bool) -> Result<ExitCode, String> {
     let mut status = weft::watch::load_state(&args.state_dir).unwrap_or_default();
     status.repo = args.repo.clone();
     status.branch = args.branch.clone();
-    let daemon = Arc::new(Daemon::new(status));
+    let secret = match &args.webhook_secret_file {
+        Some(file) => Some(std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?.trim_end().as_bytes().to_vec()),
+        None => None,
+    };
+    let daemon = Arc::new(Daemon::new(status, secret));
     // The endpoints and the signal handler run on their own runtime, so a
     // long sync never delays /healthz.
     let server = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| e.to_string())?;
@@ -569,7 +576,7 @@ fn run_watch(args: WatchArgs, verbose: bool) -> Result<ExitCode, String> {
             }
         }
         // Sleep in slices: SIGTERM is answered within a tenth of a second once the step in flight is done.
-        while !stop.load(Ordering::SeqCst) && started.elapsed() < args.interval {
+        while !stop.load(Ordering::SeqCst) && started.elapsed() < args.interval && !daemon.take_poll_request() {
             std::thread::sleep(std::time::Duration::from_millis(20).min(args.interval));
         }
     }

@@ -4,8 +4,11 @@
 //! step here.
 //!
 //! Endpoints: `/healthz` (the process answers), `/readyz` (the first sync
-//! has been attempted), `/metrics` (Prometheus text format) and `/status`
-//! (JSON). The state file (`state.json` in the state directory) is written
+//! has been attempted), `/metrics` (Prometheus text format), `/status`
+//! (JSON) and `POST /webhook`, which makes the loop poll at once when the
+//! request is signed with the webhook secret: GitHub's
+//! `X-Hub-Signature-256` (HMAC-SHA256 of the body) or GitLab's
+//! `X-Gitlab-Token`. Anything else is refused and counted. The state file (`state.json` in the state directory) is written
 //! whole or not at all, so a restart resumes from the last applied commit.
 
 use bytes::Bytes;
@@ -56,6 +59,8 @@ const BUCKETS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0
 
 #[derive(Default)]
 struct Metrics {
+    /// Webhook requests by result: accepted, rejected.
+    webhooks: BTreeMap<&'static str, u64>,
     /// Syncs by result: success, failure, invalid.
     syncs: BTreeMap<&'static str, u64>,
     /// Counts per bucket (cumulative when printed), then the sum and count.
@@ -70,11 +75,45 @@ pub struct Daemon {
     status: Mutex<Status>,
     metrics: Mutex<Metrics>,
     ready: AtomicBool,
+    /// Set by an accepted webhook; the loop polls at once and clears it.
+    poll_now: AtomicBool,
+    webhook_secret: Option<Vec<u8>>,
 }
 
+/// Largest webhook body read (GitHub caps payloads at 25 MB).
+const MAX_WEBHOOK_BODY: usize = 25 << 20;
+
 impl Daemon {
-    pub fn new(status: Status) -> Daemon {
-        Daemon { status: Mutex::new(status), ..Default::default() }
+    pub fn new(status: Status, webhook_secret: Option<Vec<u8>>) -> Daemon {
+        Daemon { status: Mutex::new(status), webhook_secret, ..Default::default() }
+    }
+
+    /// Whether a webhook asked for a poll since the last call.
+    pub fn take_poll_request(&self) -> bool {
+        self.poll_now.swap(false, Ordering::SeqCst)
+    }
+
+    /// Whether a webhook request carries a valid signature or token.
+    pub fn webhook_is_signed(&self, headers: &hyper::HeaderMap, body: &[u8]) -> bool {
+        use hmac::Mac;
+        let Some(secret) = &self.webhook_secret else { return false };
+        if let Some(signature) = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok()) {
+            let Some(hex) = signature.strip_prefix("sha256=") else { return false };
+            let Some(bytes) = decode_hex(hex) else { return false };
+            let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret) else { return false };
+            mac.update(body);
+            return mac.verify_slice(&bytes).is_ok();
+        }
+        if let Some(token) = headers.get("x-gitlab-token") {
+            let token = token.as_bytes();
+            // Constant time: the comparison never stops at the first difference.
+            return token.len() == secret.len() && token.iter().zip(secret).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0;
+        }
+        false
+    }
+
+    fn record_webhook(&self, result: &'static str) {
+        *self.metrics.lock().expect("metrics lock").webhooks.entry(result).or_default() += 1;
     }
 
     pub fn status(&self) -> Status {
@@ -118,6 +157,10 @@ impl Daemon {
         }
         out.push_str(&format!("weft_sync_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", m.duration_count));
         out.push_str(&format!("weft_sync_duration_seconds_sum {}\nweft_sync_duration_seconds_count {}\n", m.duration_sum, m.duration_count));
+        out.push_str("# HELP weft_webhook_requests_total Webhook requests, by result.\n# TYPE weft_webhook_requests_total counter\n");
+        for result in ["accepted", "rejected"] {
+            out.push_str(&format!("weft_webhook_requests_total{{result=\"{result}\"}} {}\n", m.webhooks.get(result).copied().unwrap_or(0)));
+        }
         out.push_str("# HELP weft_objects_managed Objects of the last applied commit.\n# TYPE weft_objects_managed gauge\n");
         out.push_str(&format!("weft_objects_managed {}\n", status.objects_managed));
         out
@@ -143,12 +186,45 @@ pub async fn serve(listener: tokio::net::TcpListener, daemon: Arc<Daemon>) {
         let daemon = daemon.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                let response = daemon.respond(request.uri().path());
-                async move { Ok::<_, std::convert::Infallible>(response) }
+                let daemon = daemon.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&daemon, request).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
         });
     }
+}
+
+async fn handle(daemon: &Daemon, request: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt;
+    if request.uri().path() != "/webhook" {
+        return daemon.respond(request.uri().path());
+    }
+    let reply = |code: StatusCode, text: &str| Response::builder().status(code).body(Full::new(Bytes::from(text.to_owned()))).expect("a valid response");
+    if request.method() != hyper::Method::POST {
+        return reply(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
+    }
+    let headers = request.headers().clone();
+    let body = match http_body_util::Limited::new(request.into_body(), MAX_WEBHOOK_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            daemon.record_webhook("rejected");
+            return reply(StatusCode::PAYLOAD_TOO_LARGE, "body too large or broken\n");
+        }
+    };
+    if !daemon.webhook_is_signed(&headers, &body) {
+        daemon.record_webhook("rejected");
+        return reply(StatusCode::UNAUTHORIZED, "missing or wrong signature\n");
+    }
+    daemon.record_webhook("accepted");
+    daemon.poll_now.store(true, Ordering::SeqCst);
+    reply(StatusCode::ACCEPTED, "polling\n")
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 const STATE_FILE: &str = "state.json";
@@ -184,6 +260,28 @@ mod tests {
         assert!(text.contains("weft_sync_duration_seconds_bucket{le=\"0.25\"} 2\n"));
         assert!(text.contains("weft_sync_duration_seconds_bucket{le=\"5\"} 3\n"));
         assert!(text.contains("weft_sync_duration_seconds_count 3\n"));
+    }
+
+    #[test]
+    fn webhooks_need_the_right_signature_or_token() {
+        use hmac::Mac;
+        let daemon = Daemon::new(Status::default(), Some(b"s3cret".to_vec()));
+        let body = br#"{"ref":"refs/heads/main"}"#;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(body);
+        let signature = format!("sha256={}", crate::render::hex(&mac.finalize().into_bytes()));
+        let headers = |name: &'static str, value: &str| {
+            let mut h = hyper::HeaderMap::new();
+            h.insert(name, value.parse().unwrap());
+            h
+        };
+        assert!(daemon.webhook_is_signed(&headers("x-hub-signature-256", &signature), body));
+        assert!(!daemon.webhook_is_signed(&headers("x-hub-signature-256", &signature), b"{}"), "another body");
+        assert!(!daemon.webhook_is_signed(&headers("x-hub-signature-256", "sha256=00"), body));
+        assert!(!daemon.webhook_is_signed(&hyper::HeaderMap::new(), body), "unsigned");
+        assert!(daemon.webhook_is_signed(&headers("x-gitlab-token", "s3cret"), body));
+        assert!(!daemon.webhook_is_signed(&headers("x-gitlab-token", "s3creT"), body));
+        assert!(!Daemon::default().webhook_is_signed(&headers("x-gitlab-token", ""), body), "no secret, no webhooks");
     }
 
     #[test]

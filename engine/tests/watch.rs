@@ -26,9 +26,14 @@ struct Daemon {
 
 impl Daemon {
     fn start(repo: &std::path::Path, state: &std::path::Path, kubeconfig: &std::path::Path) -> Daemon {
+        Self::start_with(repo, state, kubeconfig, &["--interval", "100ms"])
+    }
+
+    fn start_with(repo: &std::path::Path, state: &std::path::Path, kubeconfig: &std::path::Path, extra: &[&str]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["watch", "--repo", repo.to_str().unwrap(), "--branch", "main", "--interval", "100ms", "--listen", "127.0.0.1:0", "--auto-sync"])
+            .args(["watch", "--repo", repo.to_str().unwrap(), "--branch", "main", "--listen", "127.0.0.1:0", "--auto-sync"])
             .args(["--state-dir", state.to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()])
+            .args(extra)
             .stderr(Stdio::piped())
             .spawn()
             .expect("weft watch starts");
@@ -41,8 +46,17 @@ impl Daemon {
     }
 
     fn get(&self, path: &str) -> (u16, String) {
+        self.request(&format!("GET {path} HTTP/1.1\r\nHost: weft\r\nConnection: close\r\n\r\n"))
+    }
+
+    fn post_webhook(&self, header: Option<(&str, &str)>, body: &str) -> u16 {
+        let header = header.map(|(name, value)| format!("{name}: {value}\r\n")).unwrap_or_default();
+        self.request(&format!("POST /webhook HTTP/1.1\r\nHost: weft\r\nConnection: close\r\n{header}Content-Length: {}\r\n\r\n{body}", body.len())).0
+    }
+
+    fn request(&self, text: &str) -> (u16, String) {
         let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: weft\r\nConnection: close\r\n\r\n").unwrap();
+        stream.write_all(text.as_bytes()).unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let code = response.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -127,5 +141,41 @@ fn the_daemon_applies_good_commits_holds_back_bad_ones_and_resumes() {
     assert_eq!(status["appliedCommit"], fixed.as_str(), "{status}");
     std::thread::sleep(Duration::from_millis(500));
     assert!(server.requests().iter().all(|r| r.verb != Verb::Apply), "nothing re-applied after a restart");
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn a_signed_webhook_polls_at_once_and_an_unsigned_one_is_refused() {
+    use hmac::Mac;
+    let server = TestServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let kubeconfig = scratch.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let secret = scratch.path().join("secret");
+    std::fs::write(&secret, "hook-s3cret\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let first = git_commit(&repo, &[("weft.yaml", "name: hooked\n"), ("manifests/settings.yaml", &config("fast"))], "first").to_string();
+    // Polls once at start, then not for an hour: only a webhook moves it.
+    let daemon = Daemon::start_with(dir.path(), &scratch.path().join("state"), &kubeconfig, &["--interval", "1h", "--webhook-secret-file", secret.to_str().unwrap()]);
+    daemon.wait_for("the first commit applied", |s| s["appliedCommit"] == first.as_str());
+
+    let second = git_commit(&repo, &[("manifests/settings.yaml", &config("slow"))], "second").to_string();
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    assert_eq!(daemon.post_webhook(None, body), 401);
+    assert_eq!(daemon.post_webhook(Some(("X-Hub-Signature-256", "sha256=0000")), body), 401);
+    assert_eq!(daemon.post_webhook(Some(("X-Gitlab-Token", "wrong")), body), 401);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(daemon.status()["appliedCommit"], first.as_str(), "refused webhooks trigger nothing");
+
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"hook-s3cret").unwrap();
+    mac.update(body.as_bytes());
+    let signature = format!("sha256={}", weft::render::hex(&mac.finalize().into_bytes()));
+    assert_eq!(daemon.post_webhook(Some(("X-Hub-Signature-256", &signature)), body), 202);
+    daemon.wait_for("the second commit applied after the webhook", |s| s["appliedCommit"] == second.as_str());
+    let metrics = daemon.get("/metrics").1;
+    assert!(metrics.contains("weft_webhook_requests_total{result=\"accepted\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("weft_webhook_requests_total{result=\"rejected\"} 3\n"), "{metrics}");
     assert!(daemon.terminate().success());
 }
