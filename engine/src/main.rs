@@ -170,6 +170,9 @@ struct WatchArgs {
     /// Apply each valid new commit; without it, its plan is recorded as pending.
     #[arg(long)]
     auto_sync: bool,
+    /// Re-apply the last applied commit when the cluster drifts from it (with --auto-sync). Drift is found at every poll by a plan of that commit: LISTs by weft's label, no writes.
+    #[arg(long, requires = "auto_sync")]
+    self_heal: bool,
     /// A file holding the webhook secret: POST /webhook then polls at once when signed with it (GitHub X-Hub-Signature-256, GitLab X-Gitlab-Token).
     #[arg(long, value_name = "FILE")]
     webhook_secret_file: Option<PathBuf>,
@@ -557,6 +560,9 @@ fn run_watch(args: WatchArgs, verbose: bool) -> Result<ExitCode, String> {
         stopping.store(true, Ordering::SeqCst);
     });
     let progress = Progress::hidden();
+    // The objects of the commit last applied by this process: drift is
+    // planned against them without reading git again.
+    let mut applied: Option<Prepared> = None;
     while !stop.load(Ordering::SeqCst) {
         let started = std::time::Instant::now();
         let latest = load::git::Source::open(&args.repo, &cache).and_then(|source| source.resolve(&args.branch)).map(|id| id.to_string());
@@ -566,10 +572,12 @@ fn run_watch(args: WatchArgs, verbose: bool) -> Result<ExitCode, String> {
                 let current = daemon.status();
                 // A failed apply is retried at the next poll; an invalid commit waits for the next one.
                 if current.seen_commit.as_deref() != Some(commit.as_str()) || current.phase == Phase::Failed {
-                    watch_sync(&args, &commit, &cache, &daemon, verbose, &progress);
+                    applied = watch_sync(&args, &commit, &cache, &daemon, verbose, &progress).or(applied);
                     if let Err(e) = weft::watch::save_state(&args.state_dir, &daemon.status()) {
                         eprintln!("weft: error: {e}");
                     }
+                } else if let Some(prepared) = applied.as_ref().filter(|_| args.auto_sync && current.phase == Phase::Synced) {
+                    watch_drift(&args, prepared, &daemon, &progress);
                 } else {
                     daemon.update(|_| {});
                 }
@@ -585,8 +593,9 @@ fn run_watch(args: WatchArgs, verbose: bool) -> Result<ExitCode, String> {
 }
 
 /// Validates, plans and (with auto-sync) applies one commit, recording
-/// the outcome in the daemon's status and metrics.
-fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &weft::watch::Daemon, verbose: bool, progress: &Progress) {
+/// the outcome in the daemon's status and metrics; what was applied, when
+/// it was.
+fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &weft::watch::Daemon, verbose: bool, progress: &Progress) -> Option<Prepared> {
     use weft::watch::Phase;
     let started = std::time::Instant::now();
     daemon.update(|s| s.seen_commit = Some(commit.to_owned()));
@@ -599,13 +608,14 @@ fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &
         repo: Some(args.repo.clone()),
         git_cache: Some(cache.to_path_buf()),
     };
-    let fail = |result: &'static str, phase: Phase, message: String| {
+    let fail = |result: &'static str, phase: Phase, message: String| -> Option<Prepared> {
         eprintln!("weft: {commit}: {message}");
         daemon.update(|s| {
             s.phase = phase;
             s.last_error = Some(message);
         });
         daemon.record_sync(result, started.elapsed().as_secs_f64());
+        None
     };
     let loaded = load_input(&input, progress).and_then(|Loaded { mut repo, registry_dirs }| {
         let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
@@ -625,7 +635,7 @@ fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &
         return fail("invalid", Phase::Invalid, format!("not applied: {} error(s), first {at}{}", errors.len(), first.message));
     }
     if !args.auto_sync {
-        match compute_plans(&input, &args.cluster, &args.prune, None, verbose, progress) {
+        return match compute_plans(&input, &args.cluster, &args.prune, None, verbose, progress) {
             Ok(Ok((plans, _))) => {
                 let mut pending = std::collections::BTreeMap::new();
                 for change in plans.iter().flat_map(|p| &p.changes) {
@@ -639,11 +649,11 @@ fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &
                     s.last_error = None;
                 });
                 daemon.record_sync("success", started.elapsed().as_secs_f64());
+                None
             }
             Ok(Err(_)) => fail("invalid", Phase::Invalid, "not planned: the designs have errors".into()),
             Err(message) => fail("failure", Phase::Failed, message),
-        }
-        return;
+        };
     }
     let prepared = match prepare(&input, &args.cluster, verbose, progress) {
         Ok(Ok(prepared)) => prepared,
@@ -662,8 +672,10 @@ fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &
                 s.last_error = None;
                 s.pending = None;
                 s.objects_managed = objects;
+                s.drift = Vec::new();
             });
             daemon.record_sync("success", started.elapsed().as_secs_f64());
+            Some(prepared)
         }
         Ok((results, errors)) => {
             let failed: Vec<String> = results
@@ -671,9 +683,53 @@ fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &
                 .flat_map(|(_, report)| report.steps.iter().filter(|s| matches!(s.outcome, weft::reconcile::Outcome::Failed)).map(|s| format!("{} {}: {}", s.kind, s.name, s.message)))
                 .chain(errors)
                 .collect();
-            fail("failure", Phase::Failed, format!("apply failed: {}", failed.join("; ")));
+            fail("failure", Phase::Failed, format!("apply failed: {}", failed.join("; ")))
         }
         Err(message) => fail("failure", Phase::Failed, message),
+    }
+}
+
+/// Plans the commit last applied against the clusters: changes there are
+/// drift (someone else's edit or deletion). Recorded, counted, and with
+/// --self-heal applied again.
+fn watch_drift(args: &WatchArgs, prepared: &Prepared, daemon: &weft::watch::Daemon, progress: &Progress) {
+    use weft::watch::Phase;
+    let options = plan_options(&args.prune, args.concurrency);
+    let Ok((plans, errors)) = live_plans(prepared, &options) else { return };
+    if !errors.is_empty() {
+        daemon.update(|s| s.last_error = Some(errors.join("; ")));
+        return;
+    }
+    let drifted: Vec<String> = plans
+        .iter()
+        .flat_map(|p| &p.changes)
+        .filter(|c| matches!(c.action, Action::Create | Action::Update))
+        .map(|c| format!("{} {}{}", c.kind, c.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(), c.name))
+        .collect();
+    if drifted.is_empty() {
+        daemon.update(|_| {});
+        return;
+    }
+    daemon.record_drift(drifted.len());
+    eprintln!("weft: drift: {}", drifted.join(", "));
+    daemon.update(|s| s.drift = drifted.clone());
+    if !args.self_heal {
+        return;
+    }
+    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: true, wait: false, timeout: std::time::Duration::from_secs(300) };
+    match reconcile_all(prepared, &options, &reconcile, progress, false) {
+        Ok((results, errors)) if errors.is_empty() && !results.iter().any(|(_, report)| report.failed()) => daemon.update(|s| {
+            s.drift = Vec::new();
+            s.last_sync = Some(jiff::Timestamp::now().to_string());
+        }),
+        Ok((_, errors)) => daemon.update(|s| {
+            s.phase = Phase::Failed;
+            s.last_error = Some(format!("self-heal failed {}", errors.join("; ")));
+        }),
+        Err(message) => daemon.update(|s| {
+            s.phase = Phase::Failed;
+            s.last_error = Some(message);
+        }),
     }
 }
 
@@ -955,24 +1011,35 @@ fn compute_plans(
             plans.push(weft::plan::plan_offline(&observed, &target.desired, &prepared.inventory, &options, &defaults));
         }
         None => {
-            let runtime = runtime()?;
-            // Each target on its own: one unreachable cluster does not stop the others.
-            for target in &prepared.targets {
-                let result = runtime.block_on(async {
-                    let cluster = weft::cluster::Target::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
-                    weft::plan::plan(&cluster, &target.desired, &prepared.inventory, &options).await
-                });
-                match result {
-                    Ok(plan) => plans.push(plan),
-                    Err(message) => {
-                        eprintln!("weft: error: {}: {message}", target.context.as_deref().unwrap_or("current context"));
-                        failed_targets = true;
-                    }
-                }
+            let (live, errors) = live_plans(&prepared, &options)?;
+            for message in &errors {
+                eprintln!("weft: error: {message}");
             }
+            failed_targets = !errors.is_empty();
+            plans = live;
         }
     }
     Ok(Ok((plans, failed_targets)))
+}
+
+/// The plan of each target against its cluster; why the others could not
+/// be planned. Each target on its own: one unreachable cluster does not
+/// stop the others.
+fn live_plans(prepared: &Prepared, options: &weft::plan::Options) -> Result<(Vec<weft::plan::Plan>, Vec<String>), String> {
+    let runtime = runtime()?;
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for target in &prepared.targets {
+        let result = runtime.block_on(async {
+            let cluster = weft::cluster::Target::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+            weft::plan::plan(&cluster, &target.desired, &prepared.inventory, options).await
+        });
+        match result {
+            Ok(plan) => plans.push(plan),
+            Err(message) => errors.push(format!("{}: {message}", target.context.as_deref().unwrap_or("current context"))),
+        }
+    }
+    Ok((plans, errors))
 }
 
 fn run_plan(args: PlanArgs, verbose: bool) -> Result<ExitCode, String> {

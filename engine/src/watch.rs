@@ -52,6 +52,9 @@ pub struct Status {
     /// Changes waiting for a sync (auto-sync off), by action.
     pub pending: Option<BTreeMap<String, usize>>,
     pub objects_managed: usize,
+    /// Objects that differ from the applied commit, found at the last poll.
+    #[serde(default)]
+    pub drift: Vec<String>,
 }
 
 /// Upper bounds of the sync duration histogram, in seconds.
@@ -61,6 +64,7 @@ const BUCKETS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0
 struct Metrics {
     /// Webhook requests by result: accepted, rejected.
     webhooks: BTreeMap<&'static str, u64>,
+    drift_events: u64,
     /// Syncs by result: success, failure, invalid.
     syncs: BTreeMap<&'static str, u64>,
     /// Counts per bucket (cumulative when printed), then the sum and count.
@@ -112,6 +116,11 @@ impl Daemon {
         false
     }
 
+    /// Counts objects found drifted from the applied commit.
+    pub fn record_drift(&self, objects: usize) {
+        self.metrics.lock().expect("metrics lock").drift_events += objects as u64;
+    }
+
     fn record_webhook(&self, result: &'static str) {
         *self.metrics.lock().expect("metrics lock").webhooks.entry(result).or_default() += 1;
     }
@@ -161,6 +170,7 @@ impl Daemon {
         for result in ["accepted", "rejected"] {
             out.push_str(&format!("weft_webhook_requests_total{{result=\"{result}\"}} {}\n", m.webhooks.get(result).copied().unwrap_or(0)));
         }
+        out.push_str(&format!("# HELP weft_drift_events_total Objects found drifted from the applied commit.\n# TYPE weft_drift_events_total counter\nweft_drift_events_total {}\n", m.drift_events));
         out.push_str("# HELP weft_objects_managed Objects of the last applied commit.\n# TYPE weft_objects_managed gauge\n");
         out.push_str(&format!("weft_objects_managed {}\n", status.objects_managed));
         out

@@ -24,6 +24,15 @@ struct Daemon {
     address: String,
 }
 
+/// A failing test must not leave its daemon running (and holding the
+/// test's output open).
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Daemon {
     fn start(repo: &std::path::Path, state: &std::path::Path, kubeconfig: &std::path::Path) -> Daemon {
         Self::start_with(repo, state, kubeconfig, &["--interval", "100ms"])
@@ -34,6 +43,7 @@ impl Daemon {
             .args(["watch", "--repo", repo.to_str().unwrap(), "--branch", "main", "--listen", "127.0.0.1:0", "--auto-sync"])
             .args(["--state-dir", state.to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()])
             .args(extra)
+            .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("weft watch starts");
@@ -82,6 +92,12 @@ impl Daemon {
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {
+        let status = self.stop();
+        std::mem::forget(self);
+        status
+    }
+
+    fn stop(&mut self) -> std::process::ExitStatus {
         // SAFETY: signals a child process this test started.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -177,5 +193,84 @@ fn a_signed_webhook_polls_at_once_and_an_unsigned_one_is_refused() {
     let metrics = daemon.get("/metrics").1;
     assert!(metrics.contains("weft_webhook_requests_total{result=\"accepted\"} 1\n"), "{metrics}");
     assert!(metrics.contains("weft_webhook_requests_total{result=\"rejected\"} 3\n"), "{metrics}");
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn drift_is_reported_and_with_self_heal_undone() {
+    let server = TestServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let kubeconfig = scratch.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let commit = git_commit(&repo, &[("weft.yaml", "name: drifting\n"), ("manifests/settings.yaml", &config("fast"))], "first").to_string();
+    let edit = |mode: &str| {
+        let object = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default"}, "data": {"mode": mode}});
+        server.apply_as("kubectl-edit", object, true).unwrap();
+    };
+    let mode = || server.get("v1", "ConfigMap", Some("default"), "settings").unwrap()["data"]["mode"].as_str().unwrap().to_owned();
+
+    // Reported, not undone.
+    let daemon = Daemon::start_with(dir.path(), &scratch.path().join("state-a"), &kubeconfig, &["--interval", "100ms"]);
+    daemon.wait_for("the commit applied", |s| s["appliedCommit"] == commit.as_str());
+    edit("hacked");
+    let status = daemon.wait_for("the drift reported", |s| s["drift"].as_array().is_some_and(|d| !d.is_empty()));
+    assert_eq!(status["drift"], serde_json::json!(["ConfigMap default/settings"]), "{status}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(mode(), "hacked", "without --self-heal the edit stays");
+    assert!(daemon.get("/metrics").1.contains("weft_drift_events_total "), "counted");
+    assert!(daemon.terminate().success());
+
+    // Undone, on a cluster where weft's fields are its own again.
+    let server = TestServer::start();
+    let kubeconfig = scratch.path().join("kubeconfig-b");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let edit = |mode: &str| {
+        let object = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default"}, "data": {"mode": mode}});
+        server.apply_as("kubectl-edit", object, true).unwrap();
+    };
+    let mode = || server.get("v1", "ConfigMap", Some("default"), "settings").unwrap()["data"]["mode"].as_str().unwrap().to_owned();
+    let daemon = Daemon::start_with(dir.path(), &scratch.path().join("state-b"), &kubeconfig, &["--interval", "100ms", "--self-heal"]);
+    daemon.wait_for("the commit applied", |s| s["appliedCommit"] == commit.as_str() && s["phase"] == "Synced");
+    edit("hacked-again");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while mode() != "fast" {
+        assert!(Instant::now() < deadline, "drift not healed: {}", daemon.status());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let metrics = daemon.get("/metrics").1;
+    let drift: u64 = metrics.lines().find_map(|l| l.strip_prefix("weft_drift_events_total ")).unwrap().parse().unwrap();
+    assert!(drift >= 1, "{metrics}");
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn without_auto_sync_a_commit_waits_as_a_pending_plan() {
+    let server = TestServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let kubeconfig = scratch.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let commit = git_commit(&repo, &[("weft.yaml", "name: pending\n"), ("manifests/settings.yaml", &config("fast"))], "first").to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["watch", "--repo", dir.path().to_str().unwrap(), "--branch", "main", "--listen", "127.0.0.1:0", "--interval", "100ms"])
+        .args(["--state-dir", scratch.path().join("state").to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = lines.next().unwrap().unwrap().rsplit("http://").next().unwrap().trim().to_owned();
+    std::thread::spawn(move || for _ in lines {});
+    let daemon = Daemon { child, address };
+    let status = daemon.wait_for("the plan recorded", |s| s["seenCommit"] == commit.as_str() && s["phase"] == "OutOfSync");
+    assert_eq!(status["pending"], serde_json::json!({"create": 1}), "{status}");
+    assert!(status["appliedCommit"].is_null());
+    assert!(server.get("v1", "ConfigMap", Some("default"), "settings").is_none(), "nothing applied without --auto-sync");
+    assert!(server.requests().iter().all(|r| r.verb != Verb::Apply || r.dry_run));
     assert!(daemon.terminate().success());
 }
