@@ -416,6 +416,13 @@ struct Loaded {
     registry_dirs: Vec<PathBuf>,
 }
 
+impl InputArgs {
+    /// The input of a git revision, as `check` and `watch` read it.
+    fn at_revision(paths: &[PathBuf], models: &ModelDirs, repo: Option<String>, git_cache: Option<PathBuf>, rev: &str) -> InputArgs {
+        InputArgs { paths: paths.to_vec(), models: models.clone(), max_file_size: None, max_depth: None, rev: Some(rev.to_owned()), repo, git_cache }
+    }
+}
+
 fn load_input(input: &InputArgs, progress: &Progress) -> Result<Loaded, String> {
     let options = load::Options { max_file_size: input.max_file_size, max_depth: input.max_depth };
     let repo = match (&input.rev, &input.repo) {
@@ -424,7 +431,7 @@ fn load_input(input: &InputArgs, progress: &Progress) -> Result<Loaded, String> 
             let location = repo.clone().unwrap_or_else(|| input.paths.first().map_or_else(|| ".".to_owned(), |p| p.to_string_lossy().into_owned()));
             let cache = input.git_cache.clone().unwrap_or_else(load::git::default_cache);
             let revision = load::Revision { location: &location, rev: rev.as_deref().unwrap_or("HEAD"), cache: &cache };
-            load::load_revision(&revision, &input.paths, &options, progress).map_err(|f| f.0)?.0
+            load::load_revision(&revision, &input.paths, &options, progress).map_err(|f| f.0)?
         }
     };
     let registry_dirs = model_dirs(&input.models.dirs, &repo.config.model_dirs(&repo.root));
@@ -445,15 +452,7 @@ fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
 
 fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
     let progress = Progress::on_terminal();
-    let input = |rev: &str| InputArgs {
-        paths: args.paths.clone(),
-        models: args.models.clone(),
-        max_file_size: None,
-        max_depth: None,
-        rev: Some(rev.to_owned()),
-        repo: args.repo.clone(),
-        git_cache: args.git_cache.clone(),
-    };
+    let input = |rev: &str| InputArgs::at_revision(&args.paths, &args.models, args.repo.clone(), args.git_cache.clone(), rev);
     let Loaded { mut repo, registry_dirs } = load_input(&input(&args.head), &progress)?;
     let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
     let (diagnostics, inference) = analyse(&mut repo, &registry, args.allow_unknown, &args.policies, verbose, &progress);
@@ -467,21 +466,31 @@ fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
     );
     let report = summary_report(&repo, diagnostics);
     let summary = report.summary();
+    // Rendered before the plan, which takes the head's designs.
+    let color = args.format == CheckFormat::Text && use_color(&std::io::stdout());
+    let report_format = match args.format {
+        CheckFormat::Sarif => OutputFormat::Sarif,
+        CheckFormat::Junit => OutputFormat::Junit,
+        CheckFormat::Github => OutputFormat::Github,
+        CheckFormat::Text => OutputFormat::Text,
+        CheckFormat::Json | CheckFormat::Markdown => OutputFormat::Json,
+    };
+    let rendered = report::render(&report, report_format, &repo.sources, color);
     // The plan of a head that has errors would only repeat them.
     let plans = if (args.plan || args.snapshot.is_some()) && summary.errors == 0 {
-        match compute_plans(&input(&args.head), &args.cluster, &args.prune, args.snapshot.as_deref(), verbose, &progress)? {
-            Ok((plans, _)) => Some(plans),
-            Err(code) => return Ok(code),
+        let prepared = targets_of(repo, registry, &args.cluster)?;
+        let (plans, errors) = plans_for(&prepared, &args.prune, args.snapshot.as_deref())?;
+        for message in &errors {
+            eprintln!("weft: error: {message}");
         }
+        Some(plans)
     } else {
         None
     };
     let text = match args.format {
-        CheckFormat::Sarif => report::render(&report, OutputFormat::Sarif, &repo.sources, false),
-        CheckFormat::Junit => report::render(&report, OutputFormat::Junit, &repo.sources, false),
-        CheckFormat::Github => report::render(&report, OutputFormat::Github, &repo.sources, false),
+        CheckFormat::Sarif | CheckFormat::Junit | CheckFormat::Github => rendered,
         CheckFormat::Json => {
-            let diagnostics: serde_json::Value = serde_json::from_str(&report::render(&report, OutputFormat::Json, &repo.sources, false)).map_err(|e| e.to_string())?;
+            let diagnostics: serde_json::Value = serde_json::from_str(&rendered).map_err(|e| e.to_string())?;
             let mut value = serde_json::json!({"base": args.base, "head": args.head, "changes": comparison, "report": diagnostics});
             if let Some(plans) = &plans {
                 value["plan"] = serde_json::from_str(&weft::plan::render_json(plans)).map_err(|e| e.to_string())?;
@@ -489,8 +498,7 @@ fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
             serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
         }
         CheckFormat::Text => {
-            let color = use_color(&std::io::stdout());
-            let mut out = report::render(&report, OutputFormat::Text, &repo.sources, color);
+            let mut out = rendered;
             out.push_str(&format!("\nchanges from {} to {}:\n", args.base, args.head));
             out.push_str(&weft::check::render_text(&comparison));
             if let Some(plans) = &plans {
@@ -503,7 +511,7 @@ fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
             let verdict = if summary.errors > 0 { "fails" } else { "passes" };
             let mut out = format!("## weft check: `{}` {verdict} ({} errors, {} warnings)\n\nChanges from `{}` to `{}`.\n\n", args.head, summary.errors, summary.warnings, args.base, args.head);
             out.push_str(&weft::check::render_markdown(&comparison));
-            let rendered: serde_json::Value = serde_json::from_str(&report::render(&report, OutputFormat::Json, &repo.sources, false)).map_err(|e| e.to_string())?;
+            let rendered: serde_json::Value = serde_json::from_str(&rendered).map_err(|e| e.to_string())?;
             let listed = rendered["diagnostics"].as_array().cloned().unwrap_or_default();
             if !listed.is_empty() {
                 out.push_str("### Diagnostics\n\n| severity | where | code | message |\n|---|---|---|---|\n");
@@ -599,15 +607,7 @@ fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &
     use weft::watch::Phase;
     let started = std::time::Instant::now();
     daemon.update(|s| s.seen_commit = Some(commit.to_owned()));
-    let input = InputArgs {
-        paths: args.paths.clone(),
-        models: args.models.clone(),
-        max_file_size: None,
-        max_depth: None,
-        rev: Some(commit.to_owned()),
-        repo: Some(args.repo.clone()),
-        git_cache: Some(cache.to_path_buf()),
-    };
+    let input = InputArgs::at_revision(&args.paths, &args.models, Some(args.repo.clone()), Some(cache.to_path_buf()), commit);
     let fail = |result: &'static str, phase: Phase, message: String| -> Option<Prepared> {
         eprintln!("weft: {commit}: {message}");
         daemon.update(|s| {
@@ -619,10 +619,11 @@ fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &
     };
     let loaded = load_input(&input, progress).and_then(|Loaded { mut repo, registry_dirs }| {
         let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
-        Ok(analyse(&mut repo, &registry, false, &[], verbose, progress).0)
+        let diagnostics = analyse(&mut repo, &registry, false, &[], verbose, progress).0;
+        Ok((repo, registry, diagnostics))
     });
-    let diagnostics = match loaded {
-        Ok(diagnostics) => diagnostics,
+    let (repo, registry, diagnostics) = match loaded {
+        Ok(loaded) => loaded,
         Err(message) => return fail("failure", Phase::Failed, message),
     };
     let errors: Vec<&weft::diagnostic::Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
@@ -634,9 +635,15 @@ fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &
         };
         return fail("invalid", Phase::Invalid, format!("not applied: {} error(s), first {at}{}", errors.len(), first.message));
     }
+    // Validated above; render without reading or validating again.
+    let prepared = match targets_of(repo, registry, &args.cluster) {
+        Ok(prepared) => prepared,
+        Err(message) => return fail("failure", Phase::Failed, message),
+    };
+    let options = plan_options(&args.prune, args.concurrency);
     if !args.auto_sync {
-        return match compute_plans(&input, &args.cluster, &args.prune, None, verbose, progress) {
-            Ok(Ok((plans, _))) => {
+        return match live_plans(&prepared, &options) {
+            Ok((plans, errors)) if errors.is_empty() => {
                 let mut pending = std::collections::BTreeMap::new();
                 for change in plans.iter().flat_map(|p| &p.changes) {
                     if !matches!(change.action, Action::Unchanged) {
@@ -651,16 +658,10 @@ fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &
                 daemon.record_sync("success", started.elapsed().as_secs_f64());
                 None
             }
-            Ok(Err(_)) => fail("invalid", Phase::Invalid, "not planned: the designs have errors".into()),
+            Ok((_, errors)) => fail("failure", Phase::Failed, errors.join("; ")),
             Err(message) => fail("failure", Phase::Failed, message),
         };
     }
-    let prepared = match prepare(&input, &args.cluster, verbose, progress) {
-        Ok(Ok(prepared)) => prepared,
-        Ok(Err(_)) => return fail("invalid", Phase::Invalid, "not applied: the designs have errors".into()),
-        Err(message) => return fail("failure", Phase::Failed, message),
-    };
-    let options = plan_options(&args.prune, args.concurrency);
     let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait: false, timeout: std::time::Duration::from_secs(300) };
     match reconcile_all(&prepared, &options, &reconcile, progress, false) {
         Ok((results, errors)) if errors.is_empty() && !results.iter().any(|(plan, report)| report.failed() || plan.summary().error > 0) => {
@@ -926,6 +927,13 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
         eprintln!("weft: not planning: the designs have errors");
         return Ok(Err(ExitCode::from(1)));
     }
+    targets_of(repo, registry, cluster).map(Ok)
+}
+
+/// Renders a validated repo for the targets `cluster` names: the objects
+/// each cluster receives, under one inventory.
+fn targets_of(mut repo: load::Repo, registry: Registry, cluster: &ClusterArgs) -> Result<Prepared, String> {
+    let mut timer = StageTimer::from_env();
     let name = cluster.inventory.clone().or_else(|| repo.config.name.clone()).unwrap_or_else(|| {
         std::fs::canonicalize(&repo.root).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "default".into())
     });
@@ -944,10 +952,14 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
             if environment.contexts.is_empty() {
                 return Err(format!("environment `{env}` lists no contexts"));
             }
-            let under: Vec<PathBuf> = environment.paths.iter().filter_map(|p| std::fs::canonicalize(repo.root.join(p)).ok()).collect();
-            let keep = |d: &weft::render::Desired| {
-                under.is_empty() || std::fs::canonicalize(&repo.designs[d.component.design].file).is_ok_and(|f| under.iter().any(|u| f.starts_with(u)))
+            // Compared as paths in the repo: designs read from git have no file on disk.
+            let root = std::fs::canonicalize(&repo.root).unwrap_or_else(|_| repo.root.clone());
+            let under: Vec<PathBuf> = environment.paths.iter().map(|p| PathBuf::from(p.trim_start_matches("./").trim_end_matches('/'))).collect();
+            let in_repo = |file: &str| match std::fs::canonicalize(file) {
+                Ok(absolute) => absolute.strip_prefix(&root).map(std::path::Path::to_path_buf).unwrap_or(absolute),
+                Err(_) => PathBuf::from(file),
             };
+            let keep = |d: &weft::render::Desired| under.is_empty() || under.iter().any(|u| in_repo(&repo.designs[d.component.design].file).starts_with(u));
             let mut desired: Vec<weft::render::Desired> = all.into_iter().filter(keep).collect();
             if let Some(namespace) = &environment.namespace {
                 for d in &mut desired {
@@ -963,7 +975,7 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
         }
     };
     timer.lap("render");
-    Ok(Ok(Prepared { targets, inventory, repo, registry, inference: std::cell::OnceCell::new() }))
+    Ok(Prepared { targets, inventory, repo, registry, inference: std::cell::OnceCell::new() })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -981,45 +993,19 @@ fn plan_options(prune: &PruneArgs, concurrency: usize) -> weft::plan::Options {
     }
 }
 
-/// The plan of each target, against a snapshot or the clusters; whether
-/// some target could not be planned. Designs with errors stop here (their
-/// report printed) with the exit code.
-fn compute_plans(
-    input: &InputArgs,
-    cluster: &ClusterArgs,
-    prune: &PruneArgs,
-    snapshot: Option<&std::path::Path>,
-    verbose: bool,
-    progress: &Progress,
-) -> Result<Result<(Vec<weft::plan::Plan>, bool), ExitCode>, String> {
-    let prepared = match prepare(input, cluster, verbose, progress)? {
-        Ok(p) => p,
-        Err(code) => return Ok(Err(code)),
-    };
+/// The plan of each target, against a snapshot or the clusters; why the
+/// targets that could not be planned were not.
+fn plans_for(prepared: &Prepared, prune: &PruneArgs, snapshot: Option<&std::path::Path>) -> Result<(Vec<weft::plan::Plan>, Vec<String>), String> {
     let options = plan_options(prune, 8);
-    let mut plans = Vec::new();
-    let mut failed_targets = false;
-    match snapshot {
-        Some(path) => {
-            let observed = read_snapshot(path)?;
-            let target = &prepared.targets[0];
-            let kinds: std::collections::BTreeSet<(&str, &str)> = target.desired.iter().map(|d| (d.api_version.as_str(), d.kind.as_str())).collect();
-            let defaults = weft::plan::Defaults::new(kinds.into_iter().filter_map(|(api_version, kind)| {
-                let schema = prepared.registry.lookup(api_version, kind)?.schema().ok()?;
-                Some(((api_version.to_owned(), kind.to_owned()), schema))
-            }));
-            plans.push(weft::plan::plan_offline(&observed, &target.desired, &prepared.inventory, &options, &defaults));
-        }
-        None => {
-            let (live, errors) = live_plans(&prepared, &options)?;
-            for message in &errors {
-                eprintln!("weft: error: {message}");
-            }
-            failed_targets = !errors.is_empty();
-            plans = live;
-        }
-    }
-    Ok(Ok((plans, failed_targets)))
+    let Some(path) = snapshot else { return live_plans(prepared, &options) };
+    let observed = read_snapshot(path)?;
+    let target = &prepared.targets[0];
+    let kinds: std::collections::BTreeSet<(&str, &str)> = target.desired.iter().map(|d| (d.api_version.as_str(), d.kind.as_str())).collect();
+    let defaults = weft::plan::Defaults::new(kinds.into_iter().filter_map(|(api_version, kind)| {
+        let schema = prepared.registry.lookup(api_version, kind)?.schema().ok()?;
+        Some(((api_version.to_owned(), kind.to_owned()), schema))
+    }));
+    Ok((vec![weft::plan::plan_offline(&observed, &target.desired, &prepared.inventory, &options, &defaults)], Vec::new()))
 }
 
 /// The plan of each target against its cluster; why the others could not
@@ -1044,10 +1030,15 @@ fn live_plans(prepared: &Prepared, options: &weft::plan::Options) -> Result<(Vec
 
 fn run_plan(args: PlanArgs, verbose: bool) -> Result<ExitCode, String> {
     let progress = Progress::on_terminal();
-    let (plans, failed_targets) = match compute_plans(&args.input, &args.cluster, &args.prune, args.snapshot.as_deref(), verbose, &progress)? {
-        Ok(planned) => planned,
+    let prepared = match prepare(&args.input, &args.cluster, verbose, &progress)? {
+        Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    let (plans, errors) = plans_for(&prepared, &args.prune, args.snapshot.as_deref())?;
+    for message in &errors {
+        eprintln!("weft: error: {message}");
+    }
+    let failed_targets = !errors.is_empty();
     progress.finish();
     print(&match args.format {
         PlanFormat::Text => weft::plan::render_text(&plans, use_color(&std::io::stdout())),

@@ -11,12 +11,56 @@ use common::*;
 use git2::Repository;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use weft_testserver::{TestServer, Verb};
 
 fn config(mode: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  mode: {mode}\n")
+}
+
+/// A test server, and a scratch folder with a kubeconfig pointing at it.
+struct Cluster {
+    server: TestServer,
+    scratch: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    fn new() -> Cluster {
+        let server = TestServer::start();
+        let scratch = tempfile::tempdir().unwrap();
+        let kubeconfig = scratch.path().join("kubeconfig");
+        server.write_kubeconfig(&kubeconfig).unwrap();
+        Cluster { server, scratch, kubeconfig }
+    }
+
+    /// `weft watch` of `repo`'s `main` on this cluster, its state in
+    /// `state` under the scratch folder.
+    fn watch(&self, repo: &Path, state: &str, args: &[&str]) -> Daemon {
+        Daemon::start(repo, &self.scratch.path().join(state), &self.kubeconfig, args)
+    }
+
+    /// Another field manager sets the ConfigMap's `mode`, taking the field.
+    fn edit(&self, mode: &str) {
+        let object = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default"}, "data": {"mode": mode}});
+        self.server.apply_as("kubectl-edit", object, true).unwrap();
+    }
+
+    fn mode(&self) -> String {
+        self.server.get("v1", "ConfigMap", Some("default"), "settings").unwrap()["data"]["mode"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A repository whose `main` holds weft.yaml (naming the inventory) and
+/// the ConfigMap; the id of that first commit.
+fn repository(name: &str) -> (tempfile::TempDir, Repository, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let first = git_commit(&repo, &[("weft.yaml", &format!("name: {name}\n")), ("manifests/settings.yaml", &config("fast"))], "first").to_string();
+    (dir, repo, first)
 }
 
 struct Daemon {
@@ -34,13 +78,9 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
-    fn start(repo: &std::path::Path, state: &std::path::Path, kubeconfig: &std::path::Path) -> Daemon {
-        Self::start_with(repo, state, kubeconfig, &["--interval", "100ms"])
-    }
-
-    fn start_with(repo: &std::path::Path, state: &std::path::Path, kubeconfig: &std::path::Path, extra: &[&str]) -> Daemon {
+    fn start(repo: &Path, state: &Path, kubeconfig: &Path, extra: &[&str]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["watch", "--repo", repo.to_str().unwrap(), "--branch", "main", "--listen", "127.0.0.1:0", "--auto-sync"])
+            .args(["watch", "--repo", repo.to_str().unwrap(), "--branch", "main", "--listen", "127.0.0.1:0"])
             .args(["--state-dir", state.to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()])
             .args(extra)
             .stdout(Stdio::null())
@@ -113,17 +153,12 @@ impl Daemon {
 
 #[test]
 fn the_daemon_applies_good_commits_holds_back_bad_ones_and_resumes() {
-    let server = TestServer::start();
-    let scratch = tempfile::tempdir().unwrap();
-    let kubeconfig = scratch.path().join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).unwrap();
-    let state = scratch.path().join("state");
-    let dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init(dir.path()).unwrap();
-    repo.set_head("refs/heads/main").unwrap();
-    let good = git_commit(&repo, &[("weft.yaml", "name: watched\n"), ("manifests/settings.yaml", &config("fast"))], "good").to_string();
+    let cluster = Cluster::new();
+    let server = &cluster.server;
+    let (dir, repo, good) = repository("watched");
+    const SYNC: &[&str] = &["--auto-sync", "--interval", "100ms"];
 
-    let daemon = Daemon::start(dir.path(), &state, &kubeconfig);
+    let daemon = cluster.watch(dir.path(), "state", SYNC);
     assert_eq!(daemon.get("/healthz").0, 200);
     let status = daemon.wait_for("the first commit applied", |s| s["appliedCommit"] == good.as_str());
     assert_eq!(status["phase"], "Synced", "{status}");
@@ -152,7 +187,7 @@ fn the_daemon_applies_good_commits_holds_back_bad_ones_and_resumes() {
 
     // A restart reads the state and finds nothing new to apply.
     server.reset_requests();
-    let daemon = Daemon::start(dir.path(), &state, &kubeconfig);
+    let daemon = cluster.watch(dir.path(), "state", SYNC);
     let status = daemon.status();
     assert_eq!(status["appliedCommit"], fixed.as_str(), "{status}");
     std::thread::sleep(Duration::from_millis(500));
@@ -163,18 +198,12 @@ fn the_daemon_applies_good_commits_holds_back_bad_ones_and_resumes() {
 #[test]
 fn a_signed_webhook_polls_at_once_and_an_unsigned_one_is_refused() {
     use hmac::Mac;
-    let server = TestServer::start();
-    let scratch = tempfile::tempdir().unwrap();
-    let kubeconfig = scratch.path().join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).unwrap();
-    let secret = scratch.path().join("secret");
+    let cluster = Cluster::new();
+    let secret = cluster.scratch.path().join("secret");
     std::fs::write(&secret, "hook-s3cret\n").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init(dir.path()).unwrap();
-    repo.set_head("refs/heads/main").unwrap();
-    let first = git_commit(&repo, &[("weft.yaml", "name: hooked\n"), ("manifests/settings.yaml", &config("fast"))], "first").to_string();
+    let (dir, repo, first) = repository("hooked");
     // Polls once at start, then not for an hour: only a webhook moves it.
-    let daemon = Daemon::start_with(dir.path(), &scratch.path().join("state"), &kubeconfig, &["--interval", "1h", "--webhook-secret-file", secret.to_str().unwrap()]);
+    let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "1h", "--webhook-secret-file", secret.to_str().unwrap()]);
     daemon.wait_for("the first commit applied", |s| s["appliedCommit"] == first.as_str());
 
     let second = git_commit(&repo, &[("manifests/settings.yaml", &config("slow"))], "second").to_string();
@@ -198,45 +227,27 @@ fn a_signed_webhook_polls_at_once_and_an_unsigned_one_is_refused() {
 
 #[test]
 fn drift_is_reported_and_with_self_heal_undone() {
-    let server = TestServer::start();
-    let scratch = tempfile::tempdir().unwrap();
-    let kubeconfig = scratch.path().join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init(dir.path()).unwrap();
-    repo.set_head("refs/heads/main").unwrap();
-    let commit = git_commit(&repo, &[("weft.yaml", "name: drifting\n"), ("manifests/settings.yaml", &config("fast"))], "first").to_string();
-    let edit = |mode: &str| {
-        let object = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default"}, "data": {"mode": mode}});
-        server.apply_as("kubectl-edit", object, true).unwrap();
-    };
-    let mode = || server.get("v1", "ConfigMap", Some("default"), "settings").unwrap()["data"]["mode"].as_str().unwrap().to_owned();
+    let (dir, _repo, commit) = repository("drifting");
 
     // Reported, not undone.
-    let daemon = Daemon::start_with(dir.path(), &scratch.path().join("state-a"), &kubeconfig, &["--interval", "100ms"]);
+    let cluster = Cluster::new();
+    let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms"]);
     daemon.wait_for("the commit applied", |s| s["appliedCommit"] == commit.as_str());
-    edit("hacked");
+    cluster.edit("hacked");
     let status = daemon.wait_for("the drift reported", |s| s["drift"].as_array().is_some_and(|d| !d.is_empty()));
     assert_eq!(status["drift"], serde_json::json!(["ConfigMap default/settings"]), "{status}");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(mode(), "hacked", "without --self-heal the edit stays");
+    assert_eq!(cluster.mode(), "hacked", "without --self-heal the edit stays");
     assert!(daemon.get("/metrics").1.contains("weft_drift_events_total "), "counted");
     assert!(daemon.terminate().success());
 
     // Undone, on a cluster where weft's fields are its own again.
-    let server = TestServer::start();
-    let kubeconfig = scratch.path().join("kubeconfig-b");
-    server.write_kubeconfig(&kubeconfig).unwrap();
-    let edit = |mode: &str| {
-        let object = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default"}, "data": {"mode": mode}});
-        server.apply_as("kubectl-edit", object, true).unwrap();
-    };
-    let mode = || server.get("v1", "ConfigMap", Some("default"), "settings").unwrap()["data"]["mode"].as_str().unwrap().to_owned();
-    let daemon = Daemon::start_with(dir.path(), &scratch.path().join("state-b"), &kubeconfig, &["--interval", "100ms", "--self-heal"]);
+    let cluster = Cluster::new();
+    let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms", "--self-heal"]);
     daemon.wait_for("the commit applied", |s| s["appliedCommit"] == commit.as_str() && s["phase"] == "Synced");
-    edit("hacked-again");
+    cluster.edit("hacked-again");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while mode() != "fast" {
+    while cluster.mode() != "fast" {
         assert!(Instant::now() < deadline, "drift not healed: {}", daemon.status());
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -248,25 +259,10 @@ fn drift_is_reported_and_with_self_heal_undone() {
 
 #[test]
 fn without_auto_sync_a_commit_waits_as_a_pending_plan() {
-    let server = TestServer::start();
-    let scratch = tempfile::tempdir().unwrap();
-    let kubeconfig = scratch.path().join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init(dir.path()).unwrap();
-    repo.set_head("refs/heads/main").unwrap();
-    let commit = git_commit(&repo, &[("weft.yaml", "name: pending\n"), ("manifests/settings.yaml", &config("fast"))], "first").to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["watch", "--repo", dir.path().to_str().unwrap(), "--branch", "main", "--listen", "127.0.0.1:0", "--interval", "100ms"])
-        .args(["--state-dir", scratch.path().join("state").to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = lines.next().unwrap().unwrap().rsplit("http://").next().unwrap().trim().to_owned();
-    std::thread::spawn(move || for _ in lines {});
-    let daemon = Daemon { child, address };
+    let cluster = Cluster::new();
+    let server = &cluster.server;
+    let (dir, _repo, commit) = repository("pending");
+    let daemon = cluster.watch(dir.path(), "state", &["--interval", "100ms"]);
     let status = daemon.wait_for("the plan recorded", |s| s["seenCommit"] == commit.as_str() && s["phase"] == "OutOfSync");
     assert_eq!(status["pending"], serde_json::json!({"create": 1}), "{status}");
     assert!(status["appliedCommit"].is_null());

@@ -107,6 +107,26 @@ impl Source {
         Err(Fatal(format!("{}: no branch, tag or commit `{rev}`", self.location)))
     }
 
+    /// The blob at `path` in commit `id`, if the commit has one there.
+    pub fn file(&self, id: git2::Oid, path: &str, max_size: u64) -> Result<Option<Blob>, Fatal> {
+        let commit = self.repo.find_commit(id).map_err(|e| Fatal(format!("{}: cannot read commit {id}: {}", self.location, e.message())))?;
+        let tree = commit.tree().map_err(|e| Fatal(format!("{}: cannot read the tree of {id}: {}", self.location, e.message())))?;
+        let Ok(entry) = tree.get_path(Path::new(path)) else { return Ok(None) };
+        if entry.kind() != Some(ObjectType::Blob) {
+            return Ok(None);
+        }
+        Ok(Some(Blob { path: path.to_owned(), content: self.read(entry.id(), max_size)? }))
+    }
+
+    fn read(&self, oid: git2::Oid, max_size: u64) -> Result<Result<Vec<u8>, BlobError>, Fatal> {
+        let odb = self.repo.odb().map_err(|e| Fatal(format!("{}: {}", self.location, e.message())))?;
+        Ok(match odb.read_header(oid) {
+            Err(e) => Err(BlobError::Unreadable(format!("cannot read git object {oid}: {}", e.message()))),
+            Ok((size, _)) if size as u64 > max_size => Err(BlobError::TooLarge(size as u64)),
+            Ok(_) => odb.read(oid).map(|o| o.data().to_vec()).map_err(|e| BlobError::Unreadable(format!("cannot read git object {oid}: {}", e.message()))),
+        })
+    }
+
     /// The blobs of commit `id` whose paths `keep` accepts, read whole
     /// unless over `max_size`. Symbolic links and submodules are skipped.
     pub fn files(&self, id: git2::Oid, max_size: u64, keep: &dyn Fn(&str) -> bool) -> Result<Vec<Blob>, Fatal> {
@@ -133,18 +153,7 @@ impl Source {
         if let Some(error) = walk_error {
             return Err(Fatal(format!("{}: {error}", self.location)));
         }
-        let odb = self.repo.odb().map_err(|e| Fatal(format!("{}: {}", self.location, e.message())))?;
-        Ok(found
-            .into_iter()
-            .map(|(path, oid)| {
-                let content = match odb.read_header(oid) {
-                    Err(e) => Err(BlobError::Unreadable(format!("cannot read git object {oid}: {}", e.message()))),
-                    Ok((size, _)) if size as u64 > max_size => Err(BlobError::TooLarge(size as u64)),
-                    Ok(_) => odb.read(oid).map(|o| o.data().to_vec()).map_err(|e| BlobError::Unreadable(format!("cannot read git object {oid}: {}", e.message()))),
-                };
-                Blob { path, content }
-            })
-            .collect())
+        found.into_iter().map(|(path, oid)| Ok(Blob { content: self.read(oid, max_size)?, path })).collect()
     }
 
     /// Writes the files below `dir` (a repository path) of commit `id`

@@ -62,10 +62,7 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
             Config::default()
         }
     };
-    let mut limits = Limits::default();
-    config.apply_limits(&mut limits);
-    limits.max_file_size = options.max_file_size.unwrap_or(limits.max_file_size);
-    limits.max_depth = options.max_depth.unwrap_or(limits.max_depth);
+    let limits = limits_for(&config, options);
 
     let files = collect_files(paths, &root, &config)?;
     progress.stage("reading", files.len());
@@ -78,6 +75,22 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
         })
         .collect();
 
+    let (sources, designs) = gather(parsed, limits, &mut diagnostics);
+    Ok(Repo { sources, designs, diagnostics, files: files.len(), config, root })
+}
+
+/// The caps in force: weft.yaml's, overridden by the command line.
+fn limits_for(config: &Config, options: &Options) -> Limits {
+    let mut limits = Limits::default();
+    config.apply_limits(&mut limits);
+    limits.max_file_size = options.max_file_size.unwrap_or(limits.max_file_size);
+    limits.max_depth = options.max_depth.unwrap_or(limits.max_depth);
+    limits
+}
+
+/// Numbers the texts that were read and collects their designs and
+/// diagnostics.
+fn gather(parsed: Vec<FileResult>, limits: Limits, diagnostics: &mut Vec<Diagnostic>) -> (Sources, Vec<Design>) {
     let mut sources = Sources::new(limits);
     let mut designs = Vec::new();
     for result in parsed {
@@ -90,7 +103,7 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
             }
         }
     }
-    Ok(Repo { sources, designs, diagnostics, files: files.len(), config, root })
+    (sources, designs)
 }
 
 /// What to read from git instead of the working tree.
@@ -105,13 +118,12 @@ pub struct Revision<'a> {
 /// Loads the designs of a git revision, as `load` loads a working tree:
 /// weft.yaml, the files below `paths` (repository paths; a local path
 /// inside the working tree is taken to its repository path) and the model
-/// folders weft.yaml names, all as the revision has them. Returns the repo
-/// and the commit id.
-pub fn load_revision(revision: &Revision, paths: &[PathBuf], options: &Options, progress: &crate::progress::Progress) -> Result<(Repo, String), Fatal> {
+/// folders weft.yaml names, all as the revision has them.
+pub fn load_revision(revision: &Revision, paths: &[PathBuf], options: &Options, progress: &crate::progress::Progress) -> Result<Repo, Fatal> {
     let source = git::Source::open(revision.location, revision.cache)?;
     let commit = source.resolve(revision.rev)?;
     let mut diagnostics = Vec::new();
-    let config = match source.files(commit, 1 << 20, &|path| path == config::FILE_NAME)?.pop() {
+    let config = match source.file(commit, config::FILE_NAME, 1 << 20)? {
         None => Config::default(),
         Some(git::Blob { content: Ok(bytes), .. }) => match Config::parse(&String::from_utf8_lossy(&bytes), config::FILE_NAME) {
             Ok(config) => config,
@@ -125,10 +137,7 @@ pub fn load_revision(revision: &Revision, paths: &[PathBuf], options: &Options, 
             Config::default()
         }
     };
-    let mut limits = Limits::default();
-    config.apply_limits(&mut limits);
-    limits.max_file_size = options.max_file_size.unwrap_or(limits.max_file_size);
-    limits.max_depth = options.max_depth.unwrap_or(limits.max_depth);
+    let limits = limits_for(&config, options);
 
     // Repository paths to read below; the root means weft.yaml's `paths`.
     let mut prefixes: Vec<String> = Vec::new();
@@ -188,19 +197,8 @@ pub fn load_revision(revision: &Revision, paths: &[PathBuf], options: &Options, 
     if config.name.is_none() {
         config.name = Some(source.name());
     }
-    let mut sources = Sources::new(limits);
-    let mut designs = Vec::new();
-    for result in parsed {
-        diagnostics.extend(result.diagnostics);
-        for unit in result.units {
-            let id = sources.add(unit.display.clone(), unit.text);
-            for mut design in unit.designs {
-                design.set_source(id);
-                designs.push(design);
-            }
-        }
-    }
-    Ok((Repo { sources, designs, diagnostics, files, config, root }, commit.to_string()))
+    let (sources, designs) = gather(parsed, limits, &mut diagnostics);
+    Ok(Repo { sources, designs, diagnostics, files, config, root })
 }
 
 /// Files to read: every `.yaml`, `.yml`, `.json`, `.tar`, `.tgz` below the
