@@ -955,11 +955,16 @@ fn targets_of(mut repo: load::Repo, registry: Registry, cluster: &ClusterArgs) -
             // Compared as paths in the repo: designs read from git have no file on disk.
             let root = std::fs::canonicalize(&repo.root).unwrap_or_else(|_| repo.root.clone());
             let under: Vec<PathBuf> = environment.paths.iter().map(|p| PathBuf::from(p.trim_start_matches("./").trim_end_matches('/'))).collect();
+            let from_git = repo.commit.is_some();
             let in_repo = |file: &str| match std::fs::canonicalize(file) {
                 Ok(absolute) => absolute.strip_prefix(&root).map(std::path::Path::to_path_buf).unwrap_or(absolute),
                 Err(_) => PathBuf::from(file),
             };
-            let keep = |d: &weft::render::Desired| under.is_empty() || under.iter().any(|u| in_repo(&repo.designs[d.component.design].file).starts_with(u));
+            let keep = |d: &weft::render::Desired| {
+                let file = &repo.designs[d.component.design].file;
+                let file = if from_git { PathBuf::from(file) } else { in_repo(file) };
+                under.is_empty() || under.iter().any(|u| file.starts_with(u))
+            };
             let mut desired: Vec<weft::render::Desired> = all.into_iter().filter(keep).collect();
             if let Some(namespace) = &environment.namespace {
                 for d in &mut desired {

@@ -143,3 +143,27 @@ fn a_plan_of_a_revision_applies_what_the_commit_holds() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(server.get("v1", "ConfigMap", Some("default"), "weft-gitdemo").is_some(), "inventory named from the commit's weft.yaml");
 }
+
+#[test]
+fn environment_paths_select_designs_from_git_as_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let weft_yaml = "name: envs\nenvironments:\n  apps:\n    contexts: [weft-test]\n    paths: [./apps/]\n";
+    git_commit(&repo, &[("weft.yaml", weft_yaml), ("apps/app.yaml", GOOD), ("infra/infra.yaml", &GOOD.replace("settings", "infra"))], "two folders");
+    let server = weft_testserver::TestServer::start();
+    let kubeconfig = dir.path().join(".kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let planned = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["plan", "--env", "apps", "--kubeconfig", kubeconfig.to_str().unwrap(), "--format", "json"];
+        args.extend_from_slice(extra);
+        let output = weft(&args, dir.path());
+        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+        plan["targets"][0]["changes"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(planned(&[dir.path().to_str().unwrap()]), vec!["settings"], "from the working tree");
+    assert_eq!(planned(&["--rev", "main", dir.path().to_str().unwrap()]), vec!["settings"], "from a local commit");
+    assert_eq!(planned(&["--repo", &url, "--git-cache", cache.path().to_str().unwrap()]), vec!["settings"], "from a fetched remote");
+}

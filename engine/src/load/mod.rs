@@ -41,6 +41,9 @@ pub struct Repo {
     pub config: Config,
     /// Directory of the weft.yaml in effect (or of the first path given).
     pub root: PathBuf,
+    /// The commit the designs were read at; their files are then paths in
+    /// the repository. None for files read from disk (paths as shown).
+    pub commit: Option<String>,
 }
 
 /// A failure that stops weft from running at all (exit code 2), as opposed
@@ -76,7 +79,7 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
         .collect();
 
     let (sources, designs) = gather(parsed, limits, &mut diagnostics);
-    Ok(Repo { sources, designs, diagnostics, files: files.len(), config, root })
+    Ok(Repo { sources, designs, diagnostics, files: files.len(), config, root, commit: None })
 }
 
 /// The caps in force: weft.yaml's, overridden by the command line.
@@ -198,7 +201,7 @@ pub fn load_revision(revision: &Revision, paths: &[PathBuf], options: &Options, 
         config.name = Some(source.name());
     }
     let (sources, designs) = gather(parsed, limits, &mut diagnostics);
-    Ok(Repo { sources, designs, diagnostics, files, config, root })
+    Ok(Repo { sources, designs, diagnostics, files, config, root, commit: Some(commit.to_string()) })
 }
 
 /// Files to read: every `.yaml`, `.yml`, `.json`, `.tar`, `.tgz` below the
