@@ -7,7 +7,7 @@
 //! another file is no change and renaming it is a removal and an addition.
 
 use crate::design::{Design, group_of};
-use crate::relate::{End, Inference};
+use crate::relate::{End, ExternalObject, Inference};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,34 +74,115 @@ const MAX_FIELDS: usize = 20;
 
 /// The differences from `base` to `head`.
 pub fn compare(base: &Revision, head: &Revision) -> Comparison {
-    let (base_components, head_components) = (components(base.designs), components(head.designs));
-    let (base_edges, head_edges) = (edges(base), edges(head));
+    let all = |designs: &[Design]| -> Vec<usize> { (0..designs.len()).collect() };
+    let (base_components, head_components) = (components(base.designs, &all(base.designs)), components(head.designs, &all(head.designs)));
+    let keep = |_: End| true;
+    let (base_edges, head_edges) = (edges(base, &keep), edges(head, &keep));
+    differ(&base_components, &head_components, &base_edges, &head_edges, None)
+}
+
+/// `compare` for a base known by how it differs from the head: the head
+/// (its designs and inference) and the base's designs in the files that
+/// differ (`load::load_changes`). The base is everything else of the head
+/// with those files as the base has them. Only relationships touching the
+/// base's changed files are inferred again; every other relationship is
+/// the head's, since a relationship depends on its two components (and
+/// the binding one) alone once the registry, weft.yaml and the definitions
+/// in scope are the same. `None` when that does not hold (a
+/// CustomResourceDefinition changed, the definitions in scope differ, the
+/// head's inference failed): then the base must be analysed whole.
+pub fn compare_changes(
+    head: &mut Vec<Design>,
+    head_inference: Option<&Inference>,
+    changes: crate::load::Changes,
+    registry: &crate::model::Registry,
+    external: &[ExternalObject],
+) -> Option<Comparison> {
+    let head_inference = head_inference?;
+    let changed = |design: &Design| {
+        changes.files.contains(&design.file)
+            || changes.files.iter().any(|f| design.file.strip_prefix(f.as_str()).is_some_and(|rest| rest.starts_with(':')))
+    };
+    // CRDs change the registry, hence the model of other components.
+    let crd = |design: &Design| design.components.iter().any(|c| c.kind == "CustomResourceDefinition");
+    if changes.designs.iter().any(crd) || head.iter().filter(|d| changed(d)).any(crd) {
+        return None;
+    }
+    let n = head.len();
+    // The base in load order (files by path, as a tree walk gives them):
+    // the head's designs of unchanged files, then the base's of changed ones.
+    let mut order: Vec<usize> = (0..n).filter(|&d| !changed(&head[d])).collect();
+    let in_head_changed: Vec<bool> = head.iter().map(changed).collect();
+    head.extend(changes.designs);
+    order.extend(n..head.len());
+    order.sort_by(|&a, &b| head[a].file.cmp(&head[b].file));
+    let members: Vec<(usize, usize)> = order.iter().flat_map(|&d| (0..head[d].components.len()).map(move |c| (d, c))).collect();
+    let focus: Vec<(usize, usize)> = members.iter().copied().filter(|&(d, _)| d >= n).collect();
+    let (definitions, _) = crate::relate::load_definitions(registry);
+    let options = crate::relate::Options { external, focus: Some(&focus), ..Default::default() };
+    let base_inference = crate::relate::infer(head, &members, &definitions, registry, &options).ok();
+    let result = base_inference.filter(|b| b.definitions == head_inference.definitions).map(|base_inference| {
+        let base_components = components(head, &order);
+        let head_components = components(&head[..n], &(0..n).collect::<Vec<_>>());
+        let head_revision = Revision { designs: &head[..n], inference: Some(head_inference) };
+        let head_edges = edges(&head_revision, &|_| true);
+        let unchanged = |end: End| match end {
+            End::Component { design, .. } => !in_head_changed[design],
+            End::External(_) => true,
+        };
+        let mut base_edges = edges(&head_revision, &unchanged);
+        base_edges.extend(edges(&Revision { designs: head, inference: Some(&base_inference) }, &|_| true));
+        // A component of an unchanged file is the same in both revisions:
+        // only those named in a changed file can differ.
+        let named: BTreeSet<String> = (0..head.len())
+            .filter(|&d| d >= n || in_head_changed[d])
+            .flat_map(|d| (0..head[d].components.len()).map(move |c| (d, c)))
+            .filter(|&(d, c)| !head[d].components[c].is_annotation)
+            .map(|(d, c)| key_of(&head[d], c))
+            .collect();
+        differ(&base_components, &head_components, &base_edges, &head_edges, Some(&named))
+    });
+    head.truncate(n);
+    result
+}
+
+/// The comparison of two revisions' components and relationships; with
+/// `only`, of the components with those keys (the others are known to be
+/// the same).
+fn differ(
+    base_components: &BTreeMap<String, (&str, &Value)>,
+    head_components: &BTreeMap<String, (&str, &Value)>,
+    base_edges: &BTreeSet<Edge>,
+    head_edges: &BTreeSet<Edge>,
+    only: Option<&BTreeSet<String>>,
+) -> Comparison {
     let mut out = Comparison::default();
-    for (key, (file, configuration)) in &head_components {
+    let wanted = |key: &String| only.is_none_or(|keys| keys.contains(key));
+    for (key, (file, configuration)) in head_components.iter().filter(|(key, _)| wanted(key)) {
         match base_components.get(key) {
-            None => out.components.push(ComponentChange { change: Change::Added, component: key.clone(), file: file.clone(), fields: Vec::new(), impact: Vec::new() }),
+            None => out.components.push(ComponentChange { change: Change::Added, component: key.clone(), file: file.to_string(), fields: Vec::new(), impact: Vec::new() }),
             Some((_, before)) => {
                 let mut fields = Vec::new();
                 differences(before, configuration, &mut String::new(), &mut fields);
                 if !fields.is_empty() {
                     fields.truncate(MAX_FIELDS);
-                    let impact = related(key, &head_edges);
-                    out.components.push(ComponentChange { change: Change::Changed, component: key.clone(), file: file.clone(), fields, impact });
+                    let impact = related(key, head_edges);
+                    out.components.push(ComponentChange { change: Change::Changed, component: key.clone(), file: file.to_string(), fields, impact });
                 }
             }
         }
     }
-    for (key, (file, _)) in &base_components {
+    for (key, (file, _)) in base_components.iter().filter(|(key, _)| wanted(key)) {
         if !head_components.contains_key(key) {
-            let impact = related(key, &base_edges).into_iter().filter(|r| head_components.contains_key(&r.component)).collect();
-            out.components.push(ComponentChange { change: Change::Removed, component: key.clone(), file: file.clone(), fields: Vec::new(), impact });
+            let impact = related(key, base_edges).into_iter().filter(|r| head_components.contains_key(&r.component)).collect();
+            out.components.push(ComponentChange { change: Change::Removed, component: key.clone(), file: file.to_string(), fields: Vec::new(), impact });
         }
     }
     out.components.sort_by(|a, b| (a.change, &a.component).cmp(&(b.change, &b.component)));
-    for edge in head_edges.difference(&base_edges) {
+    for edge in head_edges.difference(base_edges) {
         out.relationships.push(RelationshipChange { change: Change::Added, relationship: edge.0.clone(), from: edge.1.clone(), to: edge.2.clone() });
     }
-    for edge in base_edges.difference(&head_edges) {
+    for edge in base_edges.difference(head_edges) {
         out.relationships.push(RelationshipChange { change: Change::Removed, relationship: edge.0.clone(), from: edge.1.clone(), to: edge.2.clone() });
     }
     out.relationships.sort();
@@ -119,12 +200,13 @@ fn key_of(design: &Design, component: usize) -> String {
     }
 }
 
-fn components(designs: &[Design]) -> BTreeMap<String, (String, Value)> {
+/// The components of `designs[order]`, by key; the first of a key wins.
+fn components<'a>(designs: &'a [Design], order: &[usize]) -> BTreeMap<String, (&'a str, &'a Value)> {
     let mut out = BTreeMap::new();
-    for design in designs {
+    for design in order.iter().map(|&d| &designs[d]) {
         for (i, c) in design.components.iter().enumerate() {
             if !c.is_annotation {
-                out.entry(key_of(design, i)).or_insert_with(|| (design.file.clone(), c.configuration.clone()));
+                out.entry(key_of(design, i)).or_insert((design.file.as_str(), &c.configuration));
             }
         }
     }
@@ -133,7 +215,9 @@ fn components(designs: &[Design]) -> BTreeMap<String, (String, Value)> {
 
 type Edge = (String, String, String);
 
-fn edges(revision: &Revision) -> BTreeSet<Edge> {
+/// The relationships of `revision` whose ends (and binding component)
+/// `keep` accepts.
+fn edges(revision: &Revision, keep: &dyn Fn(End) -> bool) -> BTreeSet<Edge> {
     let Some(inference) = revision.inference else { return BTreeSet::new() };
     let name = |end: End| match end {
         End::Component { design, component } => Some(key_of(&revision.designs[design], component)),
@@ -142,6 +226,7 @@ fn edges(revision: &Revision) -> BTreeSet<Edge> {
     inference
         .relationships
         .iter()
+        .filter(|r| keep(r.from) && keep(r.to) && r.via.is_none_or(keep))
         .filter_map(|r| {
             let def = &inference.definitions[inference.rules[r.rule].def];
             let family = format!("{}/{}/{}", def.kind, def.r#type, def.sub_type).to_lowercase();

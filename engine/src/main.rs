@@ -16,6 +16,9 @@ use weft::relate;
 use weft::plan::Action;
 use weft::validate;
 
+#[path = "cli/watch.rs"]
+mod watch_command;
+
 #[derive(Parser)]
 #[command(name = "weft", version, about = "Declarative GitOps for cloud native infrastructure: validate, graph and model Meshery designs and Kubernetes manifests.")]
 struct Cli {
@@ -155,30 +158,57 @@ struct WatchArgs {
     /// Folders and files to read, as paths in the repository (default: weft.yaml's `paths`, else everything).
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
-    /// The git repository to follow: a path, or a URL fetched into the cache on every poll.
+    /// The git repository to follow: a path, or a URL fetched into the cache on every poll. With --worktree, the folder to watch.
     #[arg(long, value_name = "PATH|URL", default_value = ".")]
     repo: String,
-    /// The branch to follow [default: the repository's HEAD].
-    #[arg(long, value_name = "BRANCH", default_value = "HEAD")]
-    branch: String,
-    /// Time between polls (with a unit: 500ms, 30s, 5m).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    interval: std::time::Duration,
-    /// Where /healthz, /readyz, /metrics and /status are served (port 0: any free port, printed at start).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
-    listen: String,
+    /// Follow the files of the working tree at --repo (uncommitted changes included), watched with inotify, instead of a branch's commits.
+    #[arg(long, conflicts_with = "branch")]
+    worktree: bool,
+    /// How long a working tree must be quiet before a burst of file changes is synced.
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    debounce: std::time::Duration,
+    /// The branch to follow [default: weft.yaml `watch.branch`, else the repository's HEAD].
+    #[arg(long, value_name = "BRANCH")]
+    branch: Option<String>,
+    /// Time between polls, with a unit: 500ms, 30s, 5m [default: weft.yaml `watch.interval`, else 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    interval: Option<std::time::Duration>,
+    /// Where /healthz, /readyz, /metrics, /status and /webhook are served; port 0 takes any free port, printed at start [default: 127.0.0.1:9464].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
     /// Apply each valid new commit; without it, its plan is recorded as pending.
     #[arg(long)]
     auto_sync: bool,
-    /// Re-apply the last applied commit when the cluster drifts from it (with --auto-sync). Drift is found at every poll by a plan of that commit: LISTs by weft's label, no writes.
-    #[arg(long, requires = "auto_sync")]
+    /// Re-apply the last applied commit when the cluster drifts from it (needs auto-sync). Drift is found by watchers on weft's objects, then confirmed by a plan of that commit.
+    #[arg(long)]
     self_heal: bool,
     /// A file holding the webhook secret: POST /webhook then polls at once when signed with it (GitHub X-Hub-Signature-256, GitLab X-Gitlab-Token).
     #[arg(long, value_name = "FILE")]
     webhook_secret_file: Option<PathBuf>,
-    /// Where the daemon keeps its state (last applied commit), so a restart resumes.
-    #[arg(long, value_name = "DIR", default_value = ".weft-watch")]
-    state_dir: PathBuf,
+    /// Where the daemon keeps its state (last applied commit), so a restart resumes [default: .weft-watch].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// POST a JSON event to URL on sync success, failure and drift (retried with backoff). Repeatable.
+    #[arg(long = "notify", value_name = "URL")]
+    notify: Vec<String>,
+    /// Take part in leader election through a coordination.k8s.io Lease: of several replicas, only the leader applies.
+    #[arg(long)]
+    leader_elect: bool,
+    /// Name of the Lease.
+    #[arg(long, value_name = "NAME", default_value = "weft")]
+    lease_name: String,
+    /// Namespace of the Lease [default: POD_NAMESPACE, else the service account's, else default].
+    #[arg(long, value_name = "NS")]
+    lease_namespace: Option<String>,
+    /// How long a Lease holds without renewal; the leader renews at a third of it.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    lease_duration: std::time::Duration,
+    /// Time between full drift checks (a plan of the applied commit). Watchers on weft's objects trigger one at once when something changes; this catches what a watch can miss.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    resync: std::time::Duration,
+    /// Log lines as text or as JSON objects (one per line, for log collectors).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Where remote repositories are fetched to [default: $XDG_CACHE_HOME/weft/git].
     #[arg(long, value_name = "DIR")]
     git_cache: Option<PathBuf>,
@@ -191,6 +221,12 @@ struct WatchArgs {
     /// Objects applied at once (independent objects only).
     #[arg(long, value_name = "N", default_value_t = 8)]
     concurrency: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -389,7 +425,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => run_evaluate(args, cli.verbose),
         Command::Plan(args) => run_plan(args, cli.verbose),
         Command::Check(args) => run_check(args, cli.verbose),
-        Command::Watch(args) => run_watch(args, cli.verbose),
+        Command::Watch(args) => watch_command::run(args, cli.verbose),
         Command::Apply(args) => run_apply(args, cli.verbose),
         Command::Delete(args) => run_delete(args, cli.verbose),
         Command::Snapshot(args) => run_snapshot(args, cli.verbose),
@@ -438,6 +474,16 @@ fn load_input(input: &InputArgs, progress: &Progress) -> Result<Loaded, String> 
     Ok(Loaded { repo, registry_dirs })
 }
 
+/// The base of a check as the files that differ from the head commit
+/// (`load::load_changes`); `None` when it must be read whole.
+fn load_changes(input: &InputArgs, head: &str) -> Result<Option<load::Changes>, String> {
+    let options = load::Options { max_file_size: input.max_file_size, max_depth: input.max_depth };
+    let location = input.repo.clone().unwrap_or_else(|| input.paths.first().map_or_else(|| ".".to_owned(), |p| p.to_string_lossy().into_owned()));
+    let cache = input.git_cache.clone().unwrap_or_else(load::git::default_cache);
+    let revision = load::Revision { location: &location, rev: input.rev.as_deref().unwrap_or("HEAD"), cache: &cache };
+    load::load_changes(&revision, head, &input.paths, &options).map_err(|f| f.0)
+}
+
 fn run_validate(args: ValidateArgs, verbose: bool) -> Result<ExitCode, String> {
     let progress = Progress::on_terminal();
     let Loaded { mut repo, registry_dirs } = load_input(&args.input, &progress)?;
@@ -456,14 +502,32 @@ fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
     let Loaded { mut repo, registry_dirs } = load_input(&input(&args.head), &progress)?;
     let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
     let (diagnostics, inference) = analyse(&mut repo, &registry, args.allow_unknown, &args.policies, verbose, &progress);
-    // The base is read for comparison only: its own findings are not the change's.
-    let Loaded { repo: mut base, registry_dirs: base_dirs } = load_input(&input(&args.base), &progress)?;
-    let base_registry = Registry::open(&base_dirs).map_err(|d| d.message)?;
-    let (_, base_inference) = analyse(&mut base, &base_registry, true, &[], verbose, &progress);
-    let comparison = weft::check::compare(
-        &weft::check::Revision { designs: &base.designs, inference: base_inference.as_ref() },
-        &weft::check::Revision { designs: &repo.designs, inference: inference.as_ref() },
-    );
+    // The base is read for comparison only: its own findings are not the
+    // change's. Where the two differ only in design files, only those are
+    // read from the base, and only relationships around them inferred.
+    let mut timer = StageTimer::from_env();
+    let changes = match &repo.commit {
+        Some(head) => load_changes(&input(&args.base), head)?,
+        None => None,
+    };
+    timer.lap("base changes");
+    let comparison = match changes {
+        Some(changes) => weft::check::compare_changes(&mut repo.designs, inference.as_ref(), changes, &registry, &repo.config.external),
+        None => None,
+    };
+    timer.lap("compare");
+    let comparison = match comparison {
+        Some(comparison) => comparison,
+        None => {
+            let Loaded { repo: mut base, registry_dirs: base_dirs } = load_input(&input(&args.base), &progress)?;
+            let base_registry = Registry::open(&base_dirs).map_err(|d| d.message)?;
+            let (_, base_inference) = analyse(&mut base, &base_registry, true, &[], verbose, &progress);
+            weft::check::compare(
+                &weft::check::Revision { designs: &base.designs, inference: base_inference.as_ref() },
+                &weft::check::Revision { designs: &repo.designs, inference: inference.as_ref() },
+            )
+        }
+    };
     let report = summary_report(&repo, diagnostics);
     let summary = report.summary();
     // Rendered before the plan, which takes the head's designs.
@@ -535,203 +599,6 @@ fn run_check(args: CheckArgs, verbose: bool) -> Result<ExitCode, String> {
     print(&text)?;
     let failed = summary.errors > 0 || args.fail_on == FailOn::Warning && summary.warnings > 0;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-fn run_watch(args: WatchArgs, verbose: bool) -> Result<ExitCode, String> {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use weft::watch::{Daemon, Phase};
-    let cache = args.git_cache.clone().unwrap_or_else(load::git::default_cache);
-    let mut status = weft::watch::load_state(&args.state_dir).unwrap_or_default();
-    status.repo = args.repo.clone();
-    status.branch = args.branch.clone();
-    let secret = match &args.webhook_secret_file {
-        Some(file) => Some(std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?.trim_end().as_bytes().to_vec()),
-        None => None,
-    };
-    let daemon = Arc::new(Daemon::new(status, secret));
-    // The endpoints and the signal handler run on their own runtime, so a
-    // long sync never delays /healthz.
-    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| e.to_string())?;
-    let listener = server.block_on(tokio::net::TcpListener::bind(&args.listen)).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
-    eprintln!("weft: watching {} ({}) every {:?}; serving on http://{address}", args.repo, args.branch, args.interval);
-    server.spawn(weft::watch::serve(listener, daemon.clone()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = stop.clone();
-    server.spawn(async move {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        stopping.store(true, Ordering::SeqCst);
-    });
-    let progress = Progress::hidden();
-    // The objects of the commit last applied by this process: drift is
-    // planned against them without reading git again.
-    let mut applied: Option<Prepared> = None;
-    while !stop.load(Ordering::SeqCst) {
-        let started = std::time::Instant::now();
-        let latest = load::git::Source::open(&args.repo, &cache).and_then(|source| source.resolve(&args.branch)).map(|id| id.to_string());
-        match latest {
-            Err(e) => daemon.update(|s| s.last_error = Some(e.0)),
-            Ok(commit) => {
-                let current = daemon.status();
-                // A failed apply is retried at the next poll; an invalid commit waits for the next one.
-                if current.seen_commit.as_deref() != Some(commit.as_str()) || current.phase == Phase::Failed {
-                    applied = watch_sync(&args, &commit, &cache, &daemon, verbose, &progress).or(applied);
-                    if let Err(e) = weft::watch::save_state(&args.state_dir, &daemon.status()) {
-                        eprintln!("weft: error: {e}");
-                    }
-                } else if let Some(prepared) = applied.as_ref().filter(|_| args.auto_sync && current.phase == Phase::Synced) {
-                    watch_drift(&args, prepared, &daemon, &progress);
-                } else {
-                    daemon.update(|_| {});
-                }
-            }
-        }
-        // Sleep in slices: SIGTERM is answered within a tenth of a second once the step in flight is done.
-        while !stop.load(Ordering::SeqCst) && started.elapsed() < args.interval && !daemon.take_poll_request() {
-            std::thread::sleep(std::time::Duration::from_millis(20).min(args.interval));
-        }
-    }
-    eprintln!("weft: stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Validates, plans and (with auto-sync) applies one commit, recording
-/// the outcome in the daemon's status and metrics; what was applied, when
-/// it was.
-fn watch_sync(args: &WatchArgs, commit: &str, cache: &std::path::Path, daemon: &weft::watch::Daemon, verbose: bool, progress: &Progress) -> Option<Prepared> {
-    use weft::watch::Phase;
-    let started = std::time::Instant::now();
-    daemon.update(|s| s.seen_commit = Some(commit.to_owned()));
-    let input = InputArgs::at_revision(&args.paths, &args.models, Some(args.repo.clone()), Some(cache.to_path_buf()), commit);
-    let fail = |result: &'static str, phase: Phase, message: String| -> Option<Prepared> {
-        eprintln!("weft: {commit}: {message}");
-        daemon.update(|s| {
-            s.phase = phase;
-            s.last_error = Some(message);
-        });
-        daemon.record_sync(result, started.elapsed().as_secs_f64());
-        None
-    };
-    let loaded = load_input(&input, progress).and_then(|Loaded { mut repo, registry_dirs }| {
-        let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
-        let diagnostics = analyse(&mut repo, &registry, false, &[], verbose, progress).0;
-        Ok((repo, registry, diagnostics))
-    });
-    let (repo, registry, diagnostics) = match loaded {
-        Ok(loaded) => loaded,
-        Err(message) => return fail("failure", Phase::Failed, message),
-    };
-    let errors: Vec<&weft::diagnostic::Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
-    if let Some(first) = errors.first() {
-        let at = match (&first.file, &first.span) {
-            (Some(file), Some(span)) => format!("{file}:{}:{}: ", span.line, span.column),
-            (Some(file), None) => format!("{file}: "),
-            _ => String::new(),
-        };
-        return fail("invalid", Phase::Invalid, format!("not applied: {} error(s), first {at}{}", errors.len(), first.message));
-    }
-    // Validated above; render without reading or validating again.
-    let prepared = match targets_of(repo, registry, &args.cluster) {
-        Ok(prepared) => prepared,
-        Err(message) => return fail("failure", Phase::Failed, message),
-    };
-    let options = plan_options(&args.prune, args.concurrency);
-    if !args.auto_sync {
-        return match live_plans(&prepared, &options) {
-            Ok((plans, errors)) if errors.is_empty() => {
-                let mut pending = std::collections::BTreeMap::new();
-                for change in plans.iter().flat_map(|p| &p.changes) {
-                    if !matches!(change.action, Action::Unchanged) {
-                        *pending.entry(format!("{:?}", change.action).to_lowercase()).or_insert(0) += 1;
-                    }
-                }
-                daemon.update(|s| {
-                    s.phase = if pending.is_empty() { Phase::Synced } else { Phase::OutOfSync };
-                    s.pending = Some(pending);
-                    s.last_error = None;
-                });
-                daemon.record_sync("success", started.elapsed().as_secs_f64());
-                None
-            }
-            Ok((_, errors)) => fail("failure", Phase::Failed, errors.join("; ")),
-            Err(message) => fail("failure", Phase::Failed, message),
-        };
-    }
-    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait: false, timeout: std::time::Duration::from_secs(300) };
-    match reconcile_all(&prepared, &options, &reconcile, progress, false) {
-        Ok((results, errors)) if errors.is_empty() && !results.iter().any(|(plan, report)| report.failed() || plan.summary().error > 0) => {
-            let objects = prepared.targets.iter().map(|t| t.desired.len()).sum();
-            daemon.update(|s| {
-                s.phase = Phase::Synced;
-                s.applied_commit = Some(commit.to_owned());
-                s.last_sync = Some(jiff::Timestamp::now().to_string());
-                s.last_error = None;
-                s.pending = None;
-                s.objects_managed = objects;
-                s.drift = Vec::new();
-            });
-            daemon.record_sync("success", started.elapsed().as_secs_f64());
-            Some(prepared)
-        }
-        Ok((results, errors)) => {
-            let failed: Vec<String> = results
-                .iter()
-                .flat_map(|(_, report)| report.steps.iter().filter(|s| matches!(s.outcome, weft::reconcile::Outcome::Failed)).map(|s| format!("{} {}: {}", s.kind, s.name, s.message)))
-                .chain(errors)
-                .collect();
-            fail("failure", Phase::Failed, format!("apply failed: {}", failed.join("; ")))
-        }
-        Err(message) => fail("failure", Phase::Failed, message),
-    }
-}
-
-/// Plans the commit last applied against the clusters: changes there are
-/// drift (someone else's edit or deletion). Recorded, counted, and with
-/// --self-heal applied again.
-fn watch_drift(args: &WatchArgs, prepared: &Prepared, daemon: &weft::watch::Daemon, progress: &Progress) {
-    use weft::watch::Phase;
-    let options = plan_options(&args.prune, args.concurrency);
-    let Ok((plans, errors)) = live_plans(prepared, &options) else { return };
-    if !errors.is_empty() {
-        daemon.update(|s| s.last_error = Some(errors.join("; ")));
-        return;
-    }
-    let drifted: Vec<String> = plans
-        .iter()
-        .flat_map(|p| &p.changes)
-        .filter(|c| matches!(c.action, Action::Create | Action::Update))
-        .map(|c| format!("{} {}{}", c.kind, c.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(), c.name))
-        .collect();
-    if drifted.is_empty() {
-        daemon.update(|_| {});
-        return;
-    }
-    daemon.record_drift(drifted.len());
-    eprintln!("weft: drift: {}", drifted.join(", "));
-    daemon.update(|s| s.drift = drifted.clone());
-    if !args.self_heal {
-        return;
-    }
-    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: true, wait: false, timeout: std::time::Duration::from_secs(300) };
-    match reconcile_all(prepared, &options, &reconcile, progress, false) {
-        Ok((results, errors)) if errors.is_empty() && !results.iter().any(|(_, report)| report.failed()) => daemon.update(|s| {
-            s.drift = Vec::new();
-            s.last_sync = Some(jiff::Timestamp::now().to_string());
-        }),
-        Ok((_, errors)) => daemon.update(|s| {
-            s.phase = Phase::Failed;
-            s.last_error = Some(format!("self-heal failed {}", errors.join("; ")));
-        }),
-        Err(message) => daemon.update(|s| {
-            s.phase = Phase::Failed;
-            s.last_error = Some(message);
-        }),
-    }
 }
 
 /// Every check `weft validate` makes, on a loaded repo: the diagnostics

@@ -126,6 +126,21 @@ fn a_pull_request_lists_changes_with_their_impact() {
 }
 
 #[test]
+fn reading_only_the_changed_files_of_the_base_agrees_with_reading_it_whole() {
+    // The head reuses its own designs for the files the base did not
+    // change; once weft.yaml differs, the base is read and inferred whole.
+    let dir = pull_request();
+    let (_, in_part) = check(dir.path(), &["--format", "json"]);
+    let repo = Repository::open(dir.path()).unwrap();
+    git_commit(&repo, &[("weft.yaml", "name: shop\n# read the base whole\n")], "touch weft.yaml");
+    let (code, whole) = check(dir.path(), &["--format", "json"]);
+    assert_eq!(code, 0, "{whole}");
+    let changes = |out: &str| serde_json::from_str::<Value>(out).unwrap()["changes"].clone();
+    assert_eq!(changes(&in_part), changes(&whole));
+    assert!(!changes(&whole)["relationships"].as_array().unwrap().is_empty());
+}
+
+#[test]
 fn text_and_markdown_match_their_golden_files() {
     let dir = pull_request();
     let (code, text) = check(dir.path(), &[]);

@@ -193,3 +193,49 @@ fn meshery_binding_relationships_join_through_the_binding_component() {
         "`idle` is bound by nothing, and no Role pairs with a ClusterRoleBinding: {edges:?}"
     );
 }
+
+#[test]
+fn a_focused_inference_finds_exactly_the_relationships_touching_its_focus() {
+    // `weft check` infers the base only around the changed files: with a
+    // focus, inference must return what the full inference returns among
+    // the relationships with an end (or binding component) in the focus.
+    use weft::relate::{self, End};
+    let kinds = repo_root().join("tests/fixtures/relationships/kinds");
+    let mut cases: Vec<(Vec<std::path::PathBuf>, Option<std::path::PathBuf>)> = std::fs::read_dir(&kinds)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| (vec![p], None))
+        .collect();
+    let binding = repo_root().join("tests/fixtures/relationships/meshery-binding");
+    cases.push((vec![binding.join("rbac.yaml")], Some(binding.join("models"))));
+    cases.push((vec![repo_root().join("tests/fixtures/relationships/ports.yaml")], None));
+    cases.sort();
+    let mut touched = 0;
+    for (paths, models) in cases {
+        let repo = weft::load::load(&paths, &Default::default(), &weft::progress::Progress::hidden()).unwrap();
+        let dirs: Vec<std::path::PathBuf> = models.into_iter().chain(weft::model::Registry::shipped_dir()).collect();
+        let registry = weft::model::Registry::open(&dirs).unwrap();
+        let (definitions, _) = relate::load_definitions(&registry);
+        let members: Vec<(usize, usize)> = repo.designs.iter().enumerate().flat_map(|(d, design)| (0..design.components.len()).map(move |c| (d, c))).collect();
+        let found = |inference: &relate::Inference| -> BTreeSet<(usize, End, End, Option<End>)> {
+            inference.relationships.iter().map(|r| (inference.rules[r.rule].def, r.from, r.to, r.via)).collect()
+        };
+        let full = relate::infer(&repo.designs, &members, &definitions, &registry, &Default::default()).unwrap();
+        let all = found(&full);
+        // Each component alone, then every other component.
+        let mut foci: Vec<Vec<(usize, usize)>> = members.iter().map(|&m| vec![m]).collect();
+        foci.push(members.iter().copied().step_by(2).collect());
+        for focus in foci {
+            let options = relate::Options { focus: Some(&focus), ..Default::default() };
+            let focused = relate::infer(&repo.designs, &members, &definitions, &registry, &options).unwrap();
+            assert_eq!(focused.definitions, full.definitions);
+            let is_focus = |end: End| matches!(end, End::Component { design, component } if focus.contains(&(design, component)));
+            let expected: BTreeSet<_> = all.iter().filter(|(_, f, t, via)| is_focus(*f) || is_focus(*t) || via.is_some_and(is_focus)).cloned().collect();
+            touched += expected.len();
+            assert_eq!(found(&focused), expected, "{paths:?} with focus {focus:?}");
+            assert!(focused.unresolved.is_empty());
+        }
+    }
+    assert!(touched > 50, "the fixtures have relationships to find: {touched}");
+}

@@ -79,8 +79,11 @@ impl Drop for Daemon {
 
 impl Daemon {
     fn start(repo: &Path, state: &Path, kubeconfig: &Path, extra: &[&str]) -> Daemon {
+        // A working tree has no branch to name.
+        let branch: &[&str] = if extra.contains(&"--worktree") { &[] } else { &["--branch", "main"] };
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["watch", "--repo", repo.to_str().unwrap(), "--branch", "main", "--listen", "127.0.0.1:0"])
+            .args(["watch", "--repo", repo.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(branch)
             .args(["--state-dir", state.to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()])
             .args(extra)
             .stdout(Stdio::null())
@@ -89,7 +92,16 @@ impl Daemon {
             .expect("weft watch starts");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let first = lines.next().expect("a first line").unwrap();
-        let address = first.rsplit("http://").next().unwrap().trim().to_owned();
+        // With --log-format json the line is an object whose message ends with the address.
+        let message = match serde_json::from_str::<Value>(&first) {
+            Ok(line) => {
+                assert_eq!(line["level"], "INFO", "{first}");
+                assert!(line["timestamp"].is_string(), "{first}");
+                line["message"].as_str().unwrap().to_owned()
+            }
+            Err(_) => first,
+        };
+        let address = message.rsplit("http://").next().unwrap().trim().to_owned();
         // Keep draining stderr so the daemon never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Daemon { child, address }
@@ -129,6 +141,19 @@ impl Daemon {
             assert!(Instant::now() < deadline, "timed out waiting for {what}: {status}");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The value of an unlabelled metric.
+    fn metric(&self, name: &str) -> f64 {
+        let metrics = self.get("/metrics").1;
+        metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    }
+
+    /// Ends the daemon at once, as a crash or an OOM kill would.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::mem::forget(self);
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {
@@ -233,12 +258,24 @@ fn drift_is_reported_and_with_self_heal_undone() {
     let cluster = Cluster::new();
     let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms"]);
     daemon.wait_for("the commit applied", |s| s["appliedCommit"] == commit.as_str());
+    // Between changes the daemon watches; it does not plan at every poll.
+    std::thread::sleep(Duration::from_millis(500));
+    cluster.server.reset_requests();
+    std::thread::sleep(Duration::from_millis(600));
+    let requests = cluster.server.requests();
+    assert!(requests.iter().all(|r| r.verb != Verb::List && r.verb != Verb::Apply), "idle polls make no LISTs: {requests:?}");
     cluster.edit("hacked");
     let status = daemon.wait_for("the drift reported", |s| s["drift"].as_array().is_some_and(|d| !d.is_empty()));
     assert_eq!(status["drift"], serde_json::json!(["ConfigMap default/settings"]), "{status}");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(cluster.mode(), "hacked", "without --self-heal the edit stays");
-    assert!(daemon.get("/metrics").1.contains("weft_drift_events_total "), "counted");
+    assert!(daemon.metric("weft_drift_events_total") >= 1.0, "counted");
+    assert!(daemon.terminate().success());
+
+    // A restart reads the applied commit again and finds the drift left behind.
+    let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms"]);
+    let status = daemon.wait_for("the drift found after a restart", |s| s["drift"].as_array().is_some_and(|d| !d.is_empty()));
+    assert_eq!(status["appliedCommit"], commit.as_str(), "{status}");
     assert!(daemon.terminate().success());
 
     // Undone, on a cluster where weft's fields are its own again.
@@ -268,5 +305,164 @@ fn without_auto_sync_a_commit_waits_as_a_pending_plan() {
     assert!(status["appliedCommit"].is_null());
     assert!(server.get("v1", "ConfigMap", Some("default"), "settings").is_none(), "nothing applied without --auto-sync");
     assert!(server.requests().iter().all(|r| r.verb != Verb::Apply || r.dry_run));
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn a_working_tree_is_synced_when_its_files_change() {
+    let cluster = Cluster::new();
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::write(tree.path().join("weft.yaml"), "name: tree\n").unwrap();
+    std::fs::create_dir(tree.path().join("manifests")).unwrap();
+    std::fs::write(tree.path().join("manifests/settings.yaml"), config("fast")).unwrap();
+    // Polls once at start, then not for an hour: only file events move it.
+    let daemon = cluster.watch(tree.path(), "state", &["--worktree", "--auto-sync", "--interval", "1h", "--debounce", "50ms"]);
+    let status = daemon.wait_for("the tree applied", |s| s["phase"] == "Synced");
+    let first = status["appliedCommit"].as_str().unwrap().to_owned();
+    assert!(first.starts_with("worktree:"), "{status}");
+    assert_eq!(cluster.mode(), "fast");
+
+    // Files weft does not read change nothing.
+    std::fs::write(tree.path().join("NOTES.txt"), "scratch").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(daemon.status()["appliedCommit"], first.as_str());
+
+    std::fs::write(tree.path().join("manifests/settings.yaml"), config("careful")).unwrap();
+    let status = daemon.wait_for("the edit applied", |s| s["appliedCommit"] != first.as_str() && s["phase"] == "Synced");
+    assert_eq!(cluster.mode(), "careful", "{status}");
+    assert_eq!(daemon.metric("weft_commit_to_apply_seconds_count"), 2.0);
+
+    // A broken file is held back, as a broken commit is.
+    std::fs::write(tree.path().join("manifests/settings.yaml"), "kind: [\n").unwrap();
+    let status = daemon.wait_for("the broken edit seen", |s| s["phase"] == "Invalid");
+    assert!(status["lastError"].as_str().unwrap().contains("settings.yaml:"), "{status}");
+    assert_eq!(cluster.mode(), "careful");
+    assert!(daemon.terminate().success());
+}
+
+/// A listener that answers its first request with 503 and the rest with
+/// 200, and hands every body over.
+fn flaky_receiver() -> (String, std::sync::mpsc::Receiver<Value>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let code = if n == 0 { "503 Service Unavailable" } else { "200 OK" };
+            let _ = stream.write_all(format!("HTTP/1.1 {code}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+            let _ = sender.send(serde_json::from_slice(&body).unwrap());
+        }
+    });
+    (url, receiver)
+}
+
+#[test]
+fn settings_come_from_weft_yaml_and_events_are_notified_with_retries() {
+    let cluster = Cluster::new();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    // Auto-sync and the interval are the repository's settings, not flags.
+    let settings = "name: notified\nwatch:\n  autoSync: true\n  interval: 100ms\n";
+    let first = git_commit(&repo, &[("weft.yaml", settings), ("manifests/settings.yaml", &config("fast"))], "first").to_string();
+    let (url, events) = flaky_receiver();
+    let daemon = cluster.watch(dir.path(), "state", &["--notify", &url, "--log-format", "json"]);
+    daemon.wait_for("the commit applied", |s| s["appliedCommit"] == first.as_str());
+
+    let wait = Duration::from_secs(20);
+    let refused = events.recv_timeout(wait).expect("a first delivery");
+    let delivered = events.recv_timeout(wait).expect("a retry after the 503");
+    assert_eq!(refused, delivered, "the retry sends the same event");
+    assert_eq!(delivered["event"], "sync-succeeded", "{delivered}");
+    assert_eq!(delivered["commit"], first.as_str());
+    assert_eq!(delivered["branch"], "main");
+
+    cluster.edit("hacked");
+    let event = events.recv_timeout(wait).expect("drift notified");
+    assert_eq!(event["event"], "drift", "{event}");
+    assert_eq!(event["objects"], serde_json::json!(["ConfigMap default/settings"]));
+
+    let bad = git_commit(&repo, &[("manifests/settings.yaml", "kind: [\n")], "bad").to_string();
+    // The same drift found again at later polls is not notified again.
+    let event = events.recv_timeout(wait).expect("the invalid commit notified");
+    assert_eq!(event["event"], "sync-invalid", "{event}");
+    assert_eq!(event["commit"], bad.as_str());
+    assert!(event["message"].as_str().unwrap().contains("manifests/settings.yaml:"), "{event}");
+    daemon.wait_for("deliveries counted", |_| daemon.metric("weft_notifications_total{result=\"delivered\"}") >= 3.0);
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn of_two_replicas_only_the_leader_applies_and_the_other_takes_over() {
+    let cluster = Cluster::new();
+    let (dir, repo, first) = repository("elected");
+    let args = ["--auto-sync", "--interval", "100ms", "--leader-elect", "--lease-duration", "3s", "--lease-namespace", "default"];
+    let one = cluster.watch(dir.path(), "one", &args);
+    one.wait_for("the first replica leads", |s| s["leader"] == true && s["appliedCommit"] == first.as_str());
+    let two = cluster.watch(dir.path(), "two", &args);
+    two.wait_for("the second replica stands by", |s| s["leader"] == false);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(two.status()["leader"], false, "a held lease is not taken: {}", two.status());
+    assert_eq!(two.metric("weft_syncs_total{result=\"success\"}"), 0.0, "a standby applies nothing");
+    let lease = cluster.server.get("coordination.k8s.io/v1", "Lease", Some("default"), "weft").expect("the lease");
+    assert_eq!(lease["spec"]["leaseDurationSeconds"], 3);
+
+    // The leader stops and hands the lease back; the standby takes over and follows the branch.
+    assert!(one.terminate().success());
+    two.wait_for("the standby leads", |s| s["leader"] == true);
+    let second = git_commit(&repo, &[("manifests/settings.yaml", &config("slow"))], "second").to_string();
+    two.wait_for("the new leader applies", |s| s["appliedCommit"] == second.as_str());
+    assert_eq!(cluster.mode(), "slow");
+    let lease = cluster.server.get("coordination.k8s.io/v1", "Lease", Some("default"), "weft").unwrap();
+    assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease}");
+
+    // A leader that dies without handing over is replaced once its lease lapses.
+    let three = cluster.watch(dir.path(), "three", &args);
+    three.wait_for("a third replica stands by", |s| s["leader"] == false);
+    two.kill();
+    three.wait_for("the lapsed lease taken", |s| s["leader"] == true);
+    assert!(three.terminate().success());
+}
+
+#[test]
+fn a_daemon_killed_in_the_middle_of_an_apply_converges_after_a_restart() {
+    let cluster = Cluster::new();
+    let server = &cluster.server;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let objects: String = (0..40).map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: part-{i}\n  namespace: default\ndata:\n  n: \"{i}\"\n")).collect();
+    let commit = git_commit(&repo, &[("weft.yaml", "name: crashing\n"), ("manifests/parts.yaml", &objects)], "many").to_string();
+
+    server.stall_writes_after(10);
+    let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms", "--concurrency", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.requests().iter().any(|r| r.verb == Verb::Apply && !r.dry_run && r.status == 0) {
+        assert!(Instant::now() < deadline, "the apply never reached the stall");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    daemon.kill();
+    let applied = server.list("v1", "ConfigMap").iter().filter(|c| c["metadata"]["name"].as_str().unwrap().starts_with("part-")).count();
+    assert!(applied < 40, "killed mid-apply: {applied} of 40 applied");
+
+    server.release_writes();
+    let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms"]);
+    daemon.wait_for("the commit applied after the restart", |s| s["appliedCommit"] == commit.as_str() && s["phase"] == "Synced");
+    let applied = server.list("v1", "ConfigMap").iter().filter(|c| c["metadata"]["name"].as_str().unwrap().starts_with("part-")).count();
+    assert_eq!(applied, 40);
     assert!(daemon.terminate().success());
 }

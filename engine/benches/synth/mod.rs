@@ -217,9 +217,9 @@ pub fn generate(root: &Path, n: usize, single_doc: bool) -> io::Result<Stats> {
     Ok(stats)
 }
 
-const AREAS: &[&str] = &["payments", "catalog", "identity", "analytics", "platform", "edge", "search", "media"];
-const ENVS: &[&str] = &["prod", "staging", "dev"];
-const DESIGN_SPACES: &[&str] = &["meshery", "retail", "observability", "billing"];
+pub const AREAS: &[&str] = &["payments", "catalog", "identity", "analytics", "platform", "edge", "search", "media"];
+pub const ENVS: &[&str] = &["prod", "staging", "dev"];
+pub const DESIGN_SPACES: &[&str] = &["meshery", "retail", "observability", "billing"];
 const ADJ: &[&str] = &[
     "amber", "brisk", "cedar", "dusty", "ember", "frost", "gentle", "hazel", "ivory", "jade", "keen", "lunar", "misty",
     "noble", "opal", "plain", "quiet", "rapid", "silver", "tidal", "umber", "vivid", "windy", "young", "zesty",
@@ -234,7 +234,7 @@ const LOG_LEVELS: &[&str] = &["debug", "info", "warn"];
 
 /// One stack: ConfigMaps for api/web/grpc, Deployments for all four roles,
 /// Services for api/web/grpc. Referenced objects come first.
-fn stack(rng: &mut Rng, stack_no: usize, ns: &str, area: &str) -> Vec<Value> {
+pub fn stack(rng: &mut Rng, stack_no: usize, ns: &str, area: &str) -> Vec<Value> {
     let prefix = format!("{}-{}-{stack_no}", rng.pick(ADJ), rng.pick(NOUN));
     let names: Vec<String> = ROLES.iter().map(|r| format!("{prefix}-{r}")).collect();
     let mut out = Vec::with_capacity(10);
@@ -434,7 +434,7 @@ fn service(rng: &mut Rng, name: &str, ns: &str, prefix: &str, role: &str) -> Val
 /// A Kubernetes object as a Meshery v1beta1 design component: the name
 /// moves to `displayName`, `apiVersion`/`kind` to `component`, the rest
 /// (namespace, labels, spec or data) to `configuration`.
-fn to_component(rng: &mut Rng, obj: Value, x: f64, y: f64) -> Value {
+pub fn to_component(rng: &mut Rng, obj: Value, x: f64, y: f64) -> Value {
     let Value::Object(mut conf) = obj else { unreachable!("objects only") };
     let api_version = conf.shift_remove("apiVersion").unwrap_or(Value::Null);
     let kind = conf.shift_remove("kind").unwrap_or(Value::Null);
@@ -484,7 +484,7 @@ impl Rng {
         xs[self.below(xs.len() as u64) as usize]
     }
     /// A random (version 4 shaped) UUID.
-    fn uuid(&mut self) -> String {
+    pub fn uuid(&mut self) -> String {
         let (a, b) = (self.next(), self.next());
         let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
         let a = (a & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;

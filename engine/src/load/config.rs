@@ -37,8 +37,33 @@ pub struct Config {
     /// Named sets of clusters for `--env`.
     #[serde(default)]
     pub environments: std::collections::BTreeMap<String, Environment>,
+    /// Settings of `weft watch` for this repository; its flags override them.
+    #[serde(default)]
+    pub watch: WatchConfig,
     #[serde(default, rename = "$schema")]
     pub schema: Option<String>,
+}
+
+/// weft.yaml `watch`: the daemon's settings, kept with the designs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WatchConfig {
+    pub branch: Option<String>,
+    /// With a unit: `30s`, `5m`.
+    pub interval: Option<String>,
+    pub listen: Option<String>,
+    pub env: Option<String>,
+    pub auto_sync: Option<bool>,
+    pub self_heal: Option<bool>,
+    pub prune: Option<bool>,
+    /// Relative to weft.yaml.
+    pub state_dir: Option<String>,
+    /// Relative to weft.yaml.
+    pub webhook_secret_file: Option<String>,
+    /// URLs that receive a JSON event on sync success, failure and drift.
+    #[serde(default)]
+    pub notify: Vec<String>,
+    pub leader_elect: Option<bool>,
 }
 
 /// One environment of weft.yaml: the contexts that receive the designs.
@@ -85,6 +110,10 @@ pub struct LimitsConfig {
     pub max_file_size: Option<Size>,
     pub max_depth: Option<usize>,
     pub max_alias_expansions: Option<usize>,
+    /// Design files one run reads at most.
+    pub max_files: Option<usize>,
+    /// Their total size: bytes, or a size such as `256MiB`.
+    pub max_total_size: Option<Size>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -163,6 +192,18 @@ impl Config {
         if let Some(aliases) = self.limits.max_alias_expansions {
             limits.max_alias_replay = aliases;
         }
+    }
+
+    /// What one run may read in all: the defaults, with weft.yaml's caps.
+    pub fn budget(&self) -> super::Budget {
+        let mut budget = super::Budget::default();
+        if let Some(files) = self.limits.max_files {
+            budget.max_files = files;
+        }
+        if let Some(size) = self.limits.max_total_size {
+            budget.max_total_size = size.0;
+        }
+        budget
     }
 
     pub fn model_dirs(&self, root: &Path) -> Vec<PathBuf> {

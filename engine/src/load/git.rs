@@ -12,6 +12,10 @@ use git2::{Cred, CredentialType, FetchOptions, ObjectType, RemoteCallbacks, Repo
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
+/// libgit2's `GIT_FETCH_DEPTH_UNSHALLOW`: fetch the history a shallow
+/// repository lacks.
+const UNSHALLOW: i32 = i32::MAX;
+
 /// A repository to read revisions of.
 pub struct Source {
     repo: Repository,
@@ -26,6 +30,22 @@ pub struct Blob {
     /// The path in the repository, `/`-separated.
     pub path: String,
     pub content: Result<Vec<u8>, BlobError>,
+}
+
+/// One file of a revision, not read yet.
+pub struct Entry {
+    /// The path in the repository, `/`-separated.
+    pub path: String,
+    oid: git2::Oid,
+    /// Its size in bytes, or why the object database could not tell.
+    pub size: Result<u64, String>,
+}
+
+impl Entry {
+    fn new(odb: &git2::Odb, path: String, oid: git2::Oid) -> Entry {
+        let size = odb.read_header(oid).map(|(size, _)| size as u64).map_err(|e| format!("cannot read git object {oid}: {}", e.message()));
+        Entry { path, oid, size }
+    }
 }
 
 pub enum BlobError {
@@ -60,18 +80,46 @@ impl Source {
                 Repository::init_bare(&dir).map_err(|e| Fatal(format!("cannot create the git cache {}: {}", dir.display(), e.message())))?
             }
         };
-        {
-            let mut remote = repo.remote_anonymous(url).map_err(|e| Fatal(format!("{url}: {}", e.message())))?;
-            let mut callbacks = RemoteCallbacks::new();
-            callbacks.credentials(credentials);
-            let mut options = FetchOptions::new();
-            options.remote_callbacks(callbacks);
-            options.download_tags(git2::AutotagOption::All);
-            // Forced: a branch that was force-pushed moves with the remote.
-            let refspecs = ["+HEAD:refs/remotes/origin/HEAD", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"];
-            remote.fetch(&refspecs, Some(&mut options), None).map_err(|e| Fatal(format!("cannot fetch {url}: {}", e.message())))?;
+        // A new cache takes only the tips of branches and tags, one commit
+        // deep, where the transport can (libgit2's file:// transport cannot:
+        // it refuses any depth). Later fetches add what is new to what the
+        // cache has; `resolve` deepens it when a revision needs more history.
+        let fresh = repo.references().map(|mut refs| refs.next().is_none()).unwrap_or(false);
+        let source = Source { repo, location: url.to_owned(), remote: true };
+        let shallow = fresh && !url.starts_with("file://");
+        match source.download(if shallow { 1 } else { 0 }) {
+            // A server without shallow support is fetched whole.
+            Err(e) if shallow && (e.message().contains("shallow") || e.message().contains("not supported")) => source.download(0),
+            result => result,
         }
-        Ok(Source { repo, location: url.to_owned(), remote: true })
+        .map_err(|e| Fatal(format!("cannot fetch {url}: {}", e.message())))?;
+        Ok(source)
+    }
+
+    /// Fetches every branch and tag of the remote, `depth` commits deep
+    /// (0: all that is missing; `UNSHALLOW`: the whole history).
+    fn download(&self, depth: i32) -> Result<(), git2::Error> {
+        let mut remote = self.repo.remote_anonymous(&self.location)?;
+        let mut callbacks = RemoteCallbacks::new();
+        callbacks.credentials(credentials);
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(callbacks);
+        options.download_tags(git2::AutotagOption::All);
+        options.depth(depth);
+        // Forced: a branch that was force-pushed moves with the remote.
+        let refspecs = ["+HEAD:refs/remotes/origin/HEAD", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"];
+        remote.fetch(&refspecs, Some(&mut options), None)
+    }
+
+    /// Whether the cache holds only part of the remote's history.
+    pub fn is_shallow(&self) -> bool {
+        self.remote && self.repo.is_shallow()
+    }
+
+    /// When commit `id` was made: its committer time, in seconds since the
+    /// epoch.
+    pub fn commit_time(&self, id: git2::Oid) -> Option<i64> {
+        self.repo.find_commit(id).ok().map(|c| c.time().seconds())
     }
 
     /// The working tree's root, for a local repository that has one.
@@ -90,21 +138,33 @@ impl Source {
 
     /// The commit `rev` names: a branch, tag, commit id or revision
     /// expression (`HEAD~2`). Branches of a remote are its own.
+    ///
+    /// A shallow cache that lacks the revision (an older commit, `main~3`)
+    /// is deepened to the remote's whole history first.
     pub fn resolve(&self, rev: &str) -> Result<git2::Oid, Fatal> {
+        if let Some(found) = self.lookup(&self.repo, rev) {
+            return found;
+        }
+        if self.is_shallow() {
+            self.download(UNSHALLOW).map_err(|e| Fatal(format!("cannot fetch the history of {}: {}", self.location, e.message())))?;
+            // Looked up in a handle opened afresh, so that no commit parsed
+            // while the cache was shallow (without parents) can be reused.
+            let deepened = Repository::open_bare(self.repo.path()).map_err(|e| Fatal(format!("{}: {}", self.location, e.message())))?;
+            if let Some(found) = self.lookup(&deepened, rev) {
+                return found;
+            }
+        }
+        Err(Fatal(format!("{}: no branch, tag or commit `{rev}`", self.location)))
+    }
+
+    fn lookup(&self, repo: &Repository, rev: &str) -> Option<Result<git2::Oid, Fatal>> {
         let candidates: Vec<String> = if self.remote {
             vec![format!("refs/remotes/origin/{rev}"), format!("refs/tags/{rev}"), rev.replacen("HEAD", "refs/remotes/origin/HEAD", 1), rev.to_owned()]
         } else {
             vec![rev.to_owned()]
         };
-        for candidate in &candidates {
-            if let Ok(object) = self.repo.revparse_single(candidate) {
-                return object
-                    .peel_to_commit()
-                    .map(|c| c.id())
-                    .map_err(|e| Fatal(format!("{}: `{rev}` is not a commit ({})", self.location, e.message())));
-            }
-        }
-        Err(Fatal(format!("{}: no branch, tag or commit `{rev}`", self.location)))
+        let object = candidates.iter().find_map(|candidate| repo.revparse_single(candidate).ok())?;
+        Some(object.peel_to_commit().map(|c| c.id()).map_err(|e| Fatal(format!("{}: `{rev}` is not a commit ({})", self.location, e.message()))))
     }
 
     /// The blob at `path` in commit `id`, if the commit has one there.
@@ -115,21 +175,13 @@ impl Source {
         if entry.kind() != Some(ObjectType::Blob) {
             return Ok(None);
         }
-        Ok(Some(Blob { path: path.to_owned(), content: self.read(entry.id(), max_size)? }))
-    }
-
-    fn read(&self, oid: git2::Oid, max_size: u64) -> Result<Result<Vec<u8>, BlobError>, Fatal> {
         let odb = self.repo.odb().map_err(|e| Fatal(format!("{}: {}", self.location, e.message())))?;
-        Ok(match odb.read_header(oid) {
-            Err(e) => Err(BlobError::Unreadable(format!("cannot read git object {oid}: {}", e.message()))),
-            Ok((size, _)) if size as u64 > max_size => Err(BlobError::TooLarge(size as u64)),
-            Ok(_) => odb.read(oid).map(|o| o.data().to_vec()).map_err(|e| BlobError::Unreadable(format!("cannot read git object {oid}: {}", e.message()))),
-        })
+        Ok(self.read(vec![Entry::new(&odb, path.to_owned(), entry.id())], max_size)?.pop())
     }
 
-    /// The blobs of commit `id` whose paths `keep` accepts, read whole
-    /// unless over `max_size`. Symbolic links and submodules are skipped.
-    pub fn files(&self, id: git2::Oid, max_size: u64, keep: &dyn Fn(&str) -> bool) -> Result<Vec<Blob>, Fatal> {
+    /// The blobs of commit `id` whose paths `keep` accepts, with their
+    /// sizes but not yet read. Symbolic links and submodules are skipped.
+    pub fn entries(&self, id: git2::Oid, keep: &dyn Fn(&str) -> bool) -> Result<Vec<Entry>, Fatal> {
         let commit = self.repo.find_commit(id).map_err(|e| Fatal(format!("{}: cannot read commit {id}: {}", self.location, e.message())))?;
         let tree = commit.tree().map_err(|e| Fatal(format!("{}: cannot read the tree of {id}: {}", self.location, e.message())))?;
         let mut found = Vec::new();
@@ -153,7 +205,33 @@ impl Source {
         if let Some(error) = walk_error {
             return Err(Fatal(format!("{}: {error}", self.location)));
         }
-        found.into_iter().map(|(path, oid)| Ok(Blob { content: self.read(oid, max_size)?, path })).collect()
+        let odb = self.repo.odb().map_err(|e| Fatal(format!("{}: {}", self.location, e.message())))?;
+        Ok(found.into_iter().map(|(path, oid)| Entry::new(&odb, path, oid)).collect())
+    }
+
+    /// Reads `entries` whole, except those over `max_size` or unreadable.
+    pub fn read(&self, entries: Vec<Entry>, max_size: u64) -> Result<Vec<Blob>, Fatal> {
+        let odb = self.repo.odb().map_err(|e| Fatal(format!("{}: {}", self.location, e.message())))?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                let content = match entry.size {
+                    Err(message) => Err(BlobError::Unreadable(message)),
+                    Ok(size) if size > max_size => Err(BlobError::TooLarge(size)),
+                    Ok(_) => odb
+                        .read(entry.oid)
+                        .map(|o| o.data().to_vec())
+                        .map_err(|e| BlobError::Unreadable(format!("cannot read git object {}: {}", entry.oid, e.message()))),
+                };
+                Blob { path: entry.path, content }
+            })
+            .collect())
+    }
+
+    /// The blobs of commit `id` whose paths `keep` accepts, read whole
+    /// unless over `max_size`. Symbolic links and submodules are skipped.
+    pub fn files(&self, id: git2::Oid, max_size: u64, keep: &dyn Fn(&str) -> bool) -> Result<Vec<Blob>, Fatal> {
+        self.read(self.entries(id, keep)?, max_size)
     }
 
     /// Writes the files below `dir` (a repository path) of commit `id`
@@ -182,6 +260,35 @@ impl Source {
         let absolute = std::fs::canonicalize(path).ok().or_else(|| std::env::current_dir().ok().map(|cwd| cwd.join(path)))?;
         let relative = absolute.strip_prefix(&workdir).ok()?;
         Some(relative.to_string_lossy().replace('\\', "/"))
+    }
+
+    /// The paths of the files that differ between commits `from` and `to`
+    /// (added, removed, modified, or changed in type; a rename is its old
+    /// and its new path), by comparing their trees.
+    pub fn changed_paths(&self, from: git2::Oid, to: git2::Oid) -> Result<Vec<String>, Fatal> {
+        let tree = |id: git2::Oid| {
+            self.repo
+                .find_commit(id)
+                .and_then(|c| c.tree())
+                .map_err(|e| Fatal(format!("{}: cannot read the tree of {id}: {}", self.location, e.message())))
+        };
+        let (old, new) = (tree(from)?, tree(to)?);
+        let diff = self
+            .repo
+            .diff_tree_to_tree(Some(&old), Some(&new), None)
+            .map_err(|e| Fatal(format!("{}: cannot compare {from} with {to}: {}", self.location, e.message())))?;
+        let mut paths = Vec::new();
+        for delta in diff.deltas() {
+            for file in [delta.old_file(), delta.new_file()] {
+                if let Some(path) = file.path() {
+                    let Some(path) = path.to_str() else { return Err(Fatal(format!("{}: a file name is not UTF-8", self.location))) };
+                    paths.push(path.replace('\\', "/"));
+                }
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        Ok(paths)
     }
 }
 

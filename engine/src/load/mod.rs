@@ -30,6 +30,52 @@ pub struct Options {
     pub max_depth: Option<usize>,
 }
 
+/// What one load may read in all: a guard against a repository (or a
+/// folder) far larger than designs ever are. weft.yaml `limits.maxFiles`
+/// and `limits.maxTotalSize` set it.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Design files (YAML, JSON, archives) to read.
+    pub max_files: usize,
+    /// Their total size in bytes; files over `maxFileSize`, which are not
+    /// read, do not count.
+    pub max_total_size: u64,
+}
+
+impl Default for Budget {
+    /// Generous for a repository of 10,000 components: ten times as many
+    /// files, and 256 MiB.
+    fn default() -> Self {
+        Budget { max_files: 100_000, max_total_size: 256 << 20 }
+    }
+}
+
+impl Budget {
+    /// Fails when `files` files of `bytes` bytes in all, from `what` (a
+    /// folder, or a revision), are more than the budget allows.
+    fn check(&self, what: &str, files: usize, bytes: u64) -> Result<(), Fatal> {
+        if files > self.max_files {
+            return Err(Fatal(format!(
+                "{what}: {files} design files to read, over the cap of {}; raise `limits.maxFiles` in weft.yaml, or name fewer paths (weft.yaml `paths`, `ignore`)",
+                self.max_files
+            )));
+        }
+        if bytes > self.max_total_size {
+            return Err(Fatal(format!(
+                "{what}: the {files} design files to read come to {bytes} bytes ({}), over the cap of {} bytes ({}); raise `limits.maxTotalSize` in weft.yaml (e.g. `maxTotalSize: 1GiB`), or name fewer paths (weft.yaml `paths`, `ignore`)",
+                mebibytes(bytes),
+                self.max_total_size,
+                mebibytes(self.max_total_size)
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
 /// Everything the loader found.
 #[derive(Debug)]
 pub struct Repo {
@@ -68,6 +114,14 @@ pub fn load(paths: &[PathBuf], options: &Options, progress: &crate::progress::Pr
     let limits = limits_for(&config, options);
 
     let files = collect_files(paths, &root, &config)?;
+    // The caps on the whole read hold before anything is read: the count
+    // first, then the sizes the file system gives (a file that cannot be
+    // read is reported when it is read).
+    let shown = if paths.is_empty() { ".".to_owned() } else { paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ") };
+    let budget = config.budget();
+    budget.check(&shown, files.len(), 0)?;
+    let bytes = files.par_iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).filter(|&size| size <= limits.max_file_size).sum();
+    budget.check(&shown, files.len(), bytes)?;
     progress.stage("reading", files.len());
     let parsed: Vec<FileResult> = files
         .par_iter()
@@ -142,30 +196,13 @@ pub fn load_revision(revision: &Revision, paths: &[PathBuf], options: &Options, 
     };
     let limits = limits_for(&config, options);
 
-    // Repository paths to read below; the root means weft.yaml's `paths`.
-    let mut prefixes: Vec<String> = Vec::new();
-    for path in paths {
-        let relative = source.relative(path).unwrap_or_else(|| path.to_string_lossy().replace('\\', "/"));
-        let relative = relative.trim_start_matches("./").trim_matches('/').to_owned();
-        if (relative.is_empty() || relative == ".") && !config.paths.is_empty() {
-            prefixes.extend(config.paths.iter().map(|p| p.trim_start_matches("./").trim_matches('/').to_owned()));
-        } else if relative != "." {
-            prefixes.push(relative);
-        } else {
-            prefixes.push(String::new());
-        }
-    }
-    let mut ignore = ignore::gitignore::GitignoreBuilder::new("");
-    for pattern in &config.ignore {
-        ignore.add_line(None, pattern).map_err(|e| Fatal(format!("weft.yaml: bad ignore pattern `{pattern}`: {e}")))?;
-    }
-    let ignore = ignore.build().map_err(|e| Fatal(format!("weft.yaml: {e}")))?;
-    let keep = |path: &str| {
-        let named = prefixes.iter().any(|p| p == path);
-        let below = prefixes.iter().any(|p| p.is_empty() || path.starts_with(&format!("{p}/")));
-        named || (below && is_candidate(Path::new(path)) && !ignore.matched_path_or_any_parents(path, false).is_ignore())
-    };
-    let blobs = source.files(commit, limits.max_file_size, &keep)?;
+    let keep = revision_filter(&source, &config, paths)?;
+    // The caps on the whole read, from the sizes the object database
+    // records, before any blob is read.
+    let entries = source.entries(commit, &keep)?;
+    let bytes = entries.iter().filter_map(|e| e.size.as_ref().ok()).filter(|&&size| size <= limits.max_file_size).sum();
+    config.budget().check(&format!("{} at `{}` (commit {commit})", revision.location, revision.rev), entries.len(), bytes)?;
+    let blobs = source.read(entries, limits.max_file_size)?;
     progress.stage("reading", blobs.len());
     let files = blobs.len();
     let parsed: Vec<FileResult> = blobs
@@ -202,6 +239,103 @@ pub fn load_revision(revision: &Revision, paths: &[PathBuf], options: &Options, 
     }
     let (sources, designs) = gather(parsed, limits, &mut diagnostics);
     Ok(Repo { sources, designs, diagnostics, files, config, root, commit: Some(commit.to_string()) })
+}
+
+/// Which repository paths of a revision are read: those below `paths`
+/// (the root means weft.yaml's `paths`) that are design files and not
+/// ignored by weft.yaml, and files named explicitly.
+fn revision_filter(source: &git::Source, config: &Config, paths: &[PathBuf]) -> Result<impl Fn(&str) -> bool + use<>, Fatal> {
+    // Repository paths to read below; the root means weft.yaml's `paths`.
+    let mut prefixes: Vec<String> = Vec::new();
+    for path in paths {
+        let relative = source.relative(path).unwrap_or_else(|| path.to_string_lossy().replace('\\', "/"));
+        let relative = relative.trim_start_matches("./").trim_matches('/').to_owned();
+        if (relative.is_empty() || relative == ".") && !config.paths.is_empty() {
+            prefixes.extend(config.paths.iter().map(|p| p.trim_start_matches("./").trim_matches('/').to_owned()));
+        } else if relative != "." {
+            prefixes.push(relative);
+        } else {
+            prefixes.push(String::new());
+        }
+    }
+    let mut ignore = ignore::gitignore::GitignoreBuilder::new("");
+    for pattern in &config.ignore {
+        ignore.add_line(None, pattern).map_err(|e| Fatal(format!("weft.yaml: bad ignore pattern `{pattern}`: {e}")))?;
+    }
+    let ignore = ignore.build().map_err(|e| Fatal(format!("weft.yaml: {e}")))?;
+    Ok(move |path: &str| {
+        let named = prefixes.iter().any(|p| p == path);
+        let below = prefixes.iter().any(|p| p.is_empty() || path.starts_with(&format!("{p}/")));
+        named || (below && is_candidate(Path::new(path)) && !ignore.matched_path_or_any_parents(path, false).is_ignore())
+    })
+}
+
+/// The files of a base revision that differ from a head commit already
+/// loaded, and the base's designs in them: `weft check` reuses the head's
+/// designs for every other file instead of reading the base whole.
+pub struct Changes {
+    /// Repository paths of the design files (those `load_revision` would
+    /// read) that differ between the two commits, in either.
+    pub files: std::collections::BTreeSet<String>,
+    /// The base's designs in those files, in load order; their sources are
+    /// numbered in `sources`.
+    pub designs: Vec<Design>,
+    pub sources: Sources,
+}
+
+/// Reads, of revision `base`, only the design files that differ from
+/// commit `head` (of the same repository), as `load_revision` would read
+/// them. `None` when the two differ in more than design files (weft.yaml,
+/// or the model folders it names): then only a whole load of the base
+/// reads it as it is.
+pub fn load_changes(base: &Revision, head: &str, paths: &[PathBuf], options: &Options) -> Result<Option<Changes>, Fatal> {
+    let source = git::Source::open(base.location, base.cache)?;
+    let base_id = source.resolve(base.rev)?;
+    let head_id = git2::Oid::from_str(head).map_err(|e| Fatal(format!("{}: `{head}` is not a commit id: {}", base.location, e.message())))?;
+    let config_text = |id| -> Result<Option<Option<Vec<u8>>>, Fatal> {
+        Ok(match source.file(id, config::FILE_NAME, 1 << 20)? {
+            None => Some(None),
+            Some(git::Blob { content: Ok(bytes), .. }) => Some(Some(bytes)),
+            Some(git::Blob { content: Err(_), .. }) => None,
+        })
+    };
+    let text = config_text(base_id)?;
+    if text.is_none() || text != config_text(head_id)? {
+        return Ok(None);
+    }
+    let config = match text.flatten() {
+        None => Config::default(),
+        Some(bytes) => match Config::parse(&String::from_utf8_lossy(&bytes), config::FILE_NAME) {
+            Ok(config) => config,
+            Err(_) => return Ok(None),
+        },
+    };
+    let limits = limits_for(&config, options);
+    let keep = revision_filter(&source, &config, paths)?;
+    let changed = source.changed_paths(base_id, head_id)?;
+    let models: Vec<String> = config.models.iter().map(|m| format!("{}/", m.trim_start_matches("./").trim_matches('/'))).collect();
+    if changed.iter().any(|path| models.iter().any(|m| path.starts_with(m.as_str()) || m == "/")) {
+        return Ok(None);
+    }
+    let files: std::collections::BTreeSet<String> = changed.into_iter().filter(|path| keep(path)).collect();
+    let mut blobs = Vec::new();
+    for path in &files {
+        // A file the head added is not in the base.
+        blobs.extend(source.file(base_id, path, limits.max_file_size)?);
+    }
+    let parsed: Vec<FileResult> = blobs
+        .into_par_iter()
+        .map(|blob| {
+            let mut result = FileResult::default();
+            if let Ok(bytes) = blob.content {
+                read_bytes(&blob.path, &bytes, &limits, &mut result);
+            }
+            result
+        })
+        .collect();
+    // The base's own findings are not the change's.
+    let (sources, designs) = gather(parsed, limits, &mut Vec::new());
+    Ok(Some(Changes { files, designs, sources }))
 }
 
 /// Files to read: every `.yaml`, `.yml`, `.json`, `.tar`, `.tgz` below the

@@ -99,11 +99,19 @@ pub struct Inference {
 pub struct Options<'a> {
     pub external: &'a [ExternalObject],
     pub time_limit: Duration,
+    /// Only the relationships with an end (or binding component) among
+    /// these members are wanted: the result then holds exactly those of
+    /// the full inference, and no unresolved references. The rest of the
+    /// members are still read (definitions in scope, candidates), but only
+    /// the focus and the candidates their keys meet are evaluated, which
+    /// is what makes a small focus fast in a large repo (`weft check`'s
+    /// base revision around the changed files).
+    pub focus: Option<&'a [(usize, usize)]>,
 }
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { external: &[], time_limit: rego::DEFAULT_TIME_LIMIT }
+        Options { external: &[], time_limit: rego::DEFAULT_TIME_LIMIT, focus: None }
     }
 }
 
@@ -166,8 +174,16 @@ pub fn infer(
         Diagnostic::new(&codes::POLICY_ERROR, format!("relationship inference failed: {}", e.message))
             .at(e.file.unwrap_or_else(|| INFER_POLICY.0.to_owned()), span)
     };
-    let tables = prepared.tables(&rules, &sources);
-    let checks = checks(&rules);
+    let mut tables = prepared.tables(&rules, &sources);
+    let focus: Option<Vec<bool>> = options.focus.map(|focus| {
+        let focus: BTreeSet<End> = focus.iter().map(|&(design, component)| End::Component { design, component }).collect();
+        prepared.ends.iter().map(|end| focus.contains(end)).collect()
+    });
+    if let Some(focus) = &focus {
+        tables.narrow(&rules, focus);
+    }
+    // Unresolved references need every candidate: not with a focus.
+    let checks = if focus.is_some() { Vec::new() } else { checks(&rules) };
 
     // The rules split into shards evaluated in parallel, one interpreter
     // each. Rules of one check group stay together: a reference is
@@ -237,6 +253,11 @@ pub fn infer(
     }
     for (r, f, t, from_indices, to_indices, via) in found {
         let rule = &rules[r];
+        if let Some(focus) = &focus
+            && !(focus[f] || focus[t] || via.is_some_and(|v| focus[v]))
+        {
+            continue;
+        }
         // One relationship per selector set and pair of components, even
         // when several elements make the same reference.
         if !seen.insert((rule.def, rule.set, f, t)) {
@@ -700,6 +721,66 @@ struct Tables {
 }
 
 impl Tables {
+    /// Keeps only what relationships touching `focus` (by component) can
+    /// use: the focus, the candidates a focus facet's keys meet on the
+    /// other side of a rule, and, through binding relationships, the ends
+    /// the binding components found so meet. Keys decide candidates
+    /// exactly (see `index`), so no relationship touching the focus is
+    /// lost; the policy only narrows candidates further.
+    fn narrow(&mut self, rules: &[Rule], focus: &[bool]) {
+        let mut keep = focus.to_vec();
+        // Second round: binding halves only, from what the first found.
+        for round in 0..2 {
+            let seed = keep.clone();
+            for (r, rule) in rules.iter().enumerate() {
+                if round == 1 && rule.binding.is_none() {
+                    continue;
+                }
+                let Ok(from) = self.from_index[rule.source].as_object() else { continue };
+                let Ok(probes) = self.to_probes[r].as_array() else { continue };
+                for probe in probes.iter() {
+                    let Some(t) = index(&probe[0]) else { continue };
+                    let Ok(keys) = probe[2].as_array() else { continue };
+                    for key in keys.iter() {
+                        let Some(RegoValue::Array(candidates)) = from.get(key) else { continue };
+                        for candidate in candidates.iter() {
+                            let Some(f) = index(&candidate[0]) else { continue };
+                            if seed[t] {
+                                keep[f] = true;
+                            }
+                            if seed[f] {
+                                keep[t] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let kept = |item: &RegoValue| index(&item[0]).is_some_and(|c| keep[c]);
+        for probes in &mut self.to_probes {
+            if let Ok(items) = probes.as_array() {
+                *probes = RegoValue::from(items.iter().filter(|p| kept(p)).cloned().collect::<Vec<_>>());
+            }
+        }
+        for from in &mut self.from_index {
+            let Ok(entries) = from.as_object() else { continue };
+            let mut narrowed = RegoValue::new_object();
+            if let Ok(map) = narrowed.as_object_mut() {
+                for (key, list) in entries.iter() {
+                    let Ok(items) = list.as_array() else { continue };
+                    let items: Vec<RegoValue> = items.iter().filter(|c| kept(c)).cloned().collect();
+                    if !items.is_empty() {
+                        map.insert(key.clone(), RegoValue::from(items));
+                    }
+                }
+            }
+            *from = narrowed;
+        }
+        for facets in &mut self.from_facets {
+            *facets = RegoValue::from(Vec::<RegoValue>::new());
+        }
+    }
+
     /// The input for the rules of `shard` (sorted): other rules' tables
     /// are left empty.
     fn input(&self, shard: &[usize]) -> RegoValue {

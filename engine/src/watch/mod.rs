@@ -1,7 +1,8 @@
 //! `weft watch`: what the daemon knows, serves over HTTP and keeps on
 //! disk. The loop itself (poll the branch, then validate, plan and apply a
 //! new commit) lives in the CLI, which owns the stages; it records each
-//! step here.
+//! step here. Beside it: leader election (`lease`), notifications
+//! (`notifier`) and the working tree as a source (`worktree`).
 //!
 //! Endpoints: `/healthz` (the process answers), `/readyz` (the first sync
 //! has been attempted), `/metrics` (Prometheus text format), `/status`
@@ -19,6 +20,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+pub mod drift;
+pub mod lease;
+pub mod notifier;
+pub mod worktree;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {
@@ -55,10 +61,48 @@ pub struct Status {
     /// Objects that differ from the applied commit, found at the last poll.
     #[serde(default)]
     pub drift: Vec<String>,
+    /// With leader election: whether this replica leads (only the leader
+    /// applies).
+    #[serde(default)]
+    pub leader: Option<bool>,
+    /// Failed syncs in a row; retries back off.
+    #[serde(default)]
+    pub failures: u32,
 }
 
-/// Upper bounds of the sync duration histogram, in seconds.
+/// Upper bounds of the histograms' buckets, in seconds.
 const BUCKETS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+
+#[derive(Default)]
+struct Histogram {
+    /// Counts per bucket (cumulative when printed), then the sum and count.
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn record(&mut self, seconds: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS.len()];
+        }
+        if let Some(at) = BUCKETS.iter().position(|b| seconds <= *b) {
+            self.counts[at] += 1;
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    fn write(&self, out: &mut String, name: &str, help: &str) {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} histogram\n"));
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            cumulative += self.counts.get(i).copied().unwrap_or(0);
+            out.push_str(&format!("{name}_bucket{{le=\"{bound}\"}} {cumulative}\n"));
+        }
+        out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}\n", self.count, self.sum, self.count));
+    }
+}
 
 #[derive(Default)]
 struct Metrics {
@@ -67,10 +111,12 @@ struct Metrics {
     drift_events: u64,
     /// Syncs by result: success, failure, invalid.
     syncs: BTreeMap<&'static str, u64>,
-    /// Counts per bucket (cumulative when printed), then the sum and count.
-    durations: Vec<u64>,
-    duration_sum: f64,
-    duration_count: u64,
+    durations: Histogram,
+    /// From the commit (its committer time, or the file change of a
+    /// working tree) to the start of its apply.
+    commit_to_apply: Histogram,
+    /// Notifications by result: delivered, dropped.
+    notifications: BTreeMap<&'static str, u64>,
 }
 
 /// The daemon's shared state.
@@ -81,6 +127,8 @@ pub struct Daemon {
     ready: AtomicBool,
     /// Set by an accepted webhook; the loop polls at once and clears it.
     poll_now: AtomicBool,
+    /// Set when a watcher saw one of weft's objects change.
+    drift_suspected: AtomicBool,
     webhook_secret: Option<Vec<u8>>,
 }
 
@@ -90,6 +138,23 @@ const MAX_WEBHOOK_BODY: usize = 25 << 20;
 impl Daemon {
     pub fn new(status: Status, webhook_secret: Option<Vec<u8>>) -> Daemon {
         Daemon { status: Mutex::new(status), webhook_secret, ..Default::default() }
+    }
+
+    /// Makes the loop poll at once (a signed webhook, a changed file).
+    pub fn request_poll(&self) {
+        self.poll_now.store(true, Ordering::SeqCst);
+    }
+
+    /// A watcher saw an object of the applied commit change: the loop
+    /// plans the commit again at once.
+    pub fn suspect_drift(&self) {
+        self.drift_suspected.store(true, Ordering::SeqCst);
+        self.request_poll();
+    }
+
+    /// Whether drift was suspected since the last call.
+    pub fn take_drift_suspicion(&self) -> bool {
+        self.drift_suspected.swap(false, Ordering::SeqCst)
     }
 
     /// Whether a webhook asked for a poll since the last call.
@@ -139,14 +204,17 @@ impl Daemon {
     pub fn record_sync(&self, result: &'static str, seconds: f64) {
         let mut m = self.metrics.lock().expect("metrics lock");
         *m.syncs.entry(result).or_default() += 1;
-        if m.durations.is_empty() {
-            m.durations = vec![0; BUCKETS.len()];
-        }
-        if let Some(at) = BUCKETS.iter().position(|b| seconds <= *b) {
-            m.durations[at] += 1;
-        }
-        m.duration_sum += seconds;
-        m.duration_count += 1;
+        m.durations.record(seconds);
+    }
+
+    /// Records the time from a commit to the start of its apply.
+    pub fn record_commit_to_apply(&self, seconds: f64) {
+        self.metrics.lock().expect("metrics lock").commit_to_apply.record(seconds.max(0.0));
+    }
+
+    /// Counts a notification by result (`delivered`, `dropped`).
+    pub fn record_notification(&self, result: &'static str) {
+        *self.metrics.lock().expect("metrics lock").notifications.entry(result).or_default() += 1;
     }
 
     /// The metrics in Prometheus' text exposition format.
@@ -158,14 +226,15 @@ impl Daemon {
         for result in ["success", "failure", "invalid"] {
             out.push_str(&format!("weft_syncs_total{{result=\"{result}\"}} {}\n", m.syncs.get(result).copied().unwrap_or(0)));
         }
-        out.push_str("# HELP weft_sync_duration_seconds Time from a new commit seen to its sync finished.\n# TYPE weft_sync_duration_seconds histogram\n");
-        let mut cumulative = 0;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            cumulative += m.durations.get(i).copied().unwrap_or(0);
-            out.push_str(&format!("weft_sync_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}\n"));
+        m.durations.write(&mut out, "weft_sync_duration_seconds", "Time from a new commit seen to its sync finished.");
+        m.commit_to_apply.write(&mut out, "weft_commit_to_apply_seconds", "Time from a commit (its committer time, or a working tree's file change) to the start of its apply.");
+        out.push_str("# HELP weft_notifications_total Notifications sent, by result.\n# TYPE weft_notifications_total counter\n");
+        for result in ["delivered", "dropped"] {
+            out.push_str(&format!("weft_notifications_total{{result=\"{result}\"}} {}\n", m.notifications.get(result).copied().unwrap_or(0)));
         }
-        out.push_str(&format!("weft_sync_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", m.duration_count));
-        out.push_str(&format!("weft_sync_duration_seconds_sum {}\nweft_sync_duration_seconds_count {}\n", m.duration_sum, m.duration_count));
+        if let Some(leader) = status.leader {
+            out.push_str(&format!("# HELP weft_leader Whether this replica holds the lease.\n# TYPE weft_leader gauge\nweft_leader {}\n", u8::from(leader)));
+        }
         out.push_str("# HELP weft_webhook_requests_total Webhook requests, by result.\n# TYPE weft_webhook_requests_total counter\n");
         for result in ["accepted", "rejected"] {
             out.push_str(&format!("weft_webhook_requests_total{{result=\"{result}\"}} {}\n", m.webhooks.get(result).copied().unwrap_or(0)));
@@ -226,15 +295,24 @@ async fn handle(daemon: &Daemon, request: Request<hyper::body::Incoming>) -> Res
         return reply(StatusCode::UNAUTHORIZED, "missing or wrong signature\n");
     }
     daemon.record_webhook("accepted");
-    daemon.poll_now.store(true, Ordering::SeqCst);
+    daemon.request_poll();
     reply(StatusCode::ACCEPTED, "polling\n")
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// How long to wait before retrying a commit whose sync failed
+/// `failures` times in a row: one poll interval, doubling with each
+/// failure, at most five minutes (a broken cluster is not hammered, and a
+/// fixed one is found again soon).
+pub fn backoff(interval: std::time::Duration, failures: u32) -> std::time::Duration {
+    const MAX: std::time::Duration = std::time::Duration::from_secs(300);
+    interval.saturating_mul(1 << failures.saturating_sub(1).min(16)).min(MAX)
 }
 
 const STATE_FILE: &str = "state.json";
@@ -270,6 +348,17 @@ mod tests {
         assert!(text.contains("weft_sync_duration_seconds_bucket{le=\"0.25\"} 2\n"));
         assert!(text.contains("weft_sync_duration_seconds_bucket{le=\"5\"} 3\n"));
         assert!(text.contains("weft_sync_duration_seconds_count 3\n"));
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_five_minutes() {
+        use std::time::Duration;
+        let second = Duration::from_secs(1);
+        assert_eq!(backoff(second, 1), second);
+        assert_eq!(backoff(second, 2), 2 * second);
+        assert_eq!(backoff(second, 4), 8 * second);
+        assert_eq!(backoff(second, 12), Duration::from_secs(300));
+        assert_eq!(backoff(Duration::from_secs(30), 100), Duration::from_secs(300), "no overflow");
     }
 
     #[test]

@@ -152,6 +152,7 @@ impl TestServer {
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(BTreeMap::new()),
             counter: std::sync::atomic::AtomicUsize::new(0),
+            writes_until_stall: std::sync::atomic::AtomicUsize::new(usize::MAX),
             handle: rt.handle().clone(),
             verbose: std::env::var_os("WEFT_TESTSERVER_LOG").is_some_and(|v| v == "1"),
         });
@@ -218,6 +219,18 @@ impl TestServer {
             }
         }
         c
+    }
+
+    /// After `n` more writes (not dry-run), every write hangs without an
+    /// answer until `release_writes`: a client can then be killed in the
+    /// middle of an apply. Hung requests are logged with status 0.
+    pub fn stall_writes_after(&self, n: usize) {
+        self.shared.writes_until_stall.store(n, Ordering::SeqCst);
+    }
+
+    /// Writes are answered again (those already hung stay hung).
+    pub fn release_writes(&self) {
+        self.shared.writes_until_stall.store(usize::MAX, Ordering::SeqCst);
     }
 
     /// The `at`-th request from now (0 = the next one) gets `fault`.

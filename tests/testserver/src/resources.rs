@@ -57,6 +57,7 @@ const BUILTIN: &[Row] = &[
     ("networking.k8s.io", "v1", "IngressClass", "ingressclasses", false, &[], false, true),
     ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, &["pdb"], true, true),
     ("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, &["hpa"], true, false),
+    ("coordination.k8s.io", "v1", "Lease", "leases", true, &[], false, false),
     ("storage.k8s.io", "v1", "StorageClass", "storageclasses", false, &["sc"], false, false),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, &["crd", "crds"], true, true),
 ];

@@ -53,6 +53,9 @@ pub struct Shared {
     pub log: Mutex<Vec<Request>>,
     pub faults: Mutex<BTreeMap<usize, Vec<Fault>>>,
     pub counter: AtomicUsize,
+    /// Writes (not dry-run) let through before the rest hang: see
+    /// `TestServer::stall_writes_after`. usize::MAX when off.
+    pub writes_until_stall: AtomicUsize,
     pub handle: tokio::runtime::Handle,
     /// Print each request on stderr (env WEFT_TESTSERVER_LOG=1).
     pub verbose: bool,
@@ -304,6 +307,13 @@ pub async fn serve(shared: Arc<Shared>, req: HttpRequest<Incoming>) -> Result<Re
                 Err(Dropped)
             }
         };
+    }
+    let is_write = matches!(verb, Verb::Create | Verb::Update | Verb::Patch | Verb::Apply | Verb::Delete | Verb::DeleteCollection) && !dry_run;
+    if is_write && shared.writes_until_stall.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| if left == usize::MAX { None } else { Some(left.saturating_sub(1)) }).is_ok_and(|left| left == 0) {
+        // A client that dies now leaves its write undone, as a crash mid-apply would.
+        record.status = 0;
+        shared.log.lock().unwrap().push(record);
+        return std::future::pending().await;
     }
     let manager = field_manager.unwrap_or_else(|| user_agent.split('/').next().unwrap_or("").chars().take(128).collect());
     let resp = handle(&shared, &method, &r, &q, &content_type, &accept, &manager, &body);

@@ -1,0 +1,542 @@
+//! `weft watch`: the daemon's loop. It owns the stages (load, analyse,
+//! plan, apply, as the other commands run them) and records each step in
+//! `weft::watch::Daemon`, which serves it over HTTP and keeps it on disk.
+//!
+//! One loop, one sync at a time: a new commit (or a changed working tree)
+//! is validated, planned and, with auto-sync, applied to every target in
+//! turn; between commits the applied one is planned again to find drift.
+//! Endpoints, signals, leader election and notifications run on a small
+//! runtime of their own, so a long sync never delays `/healthz`.
+
+use super::*;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use weft::watch::notifier::{Event, Notifier};
+use weft::watch::{Daemon, Phase};
+
+/// The settings in effect: flags, else weft.yaml `watch`, else defaults.
+struct Settings {
+    branch: String,
+    interval: Duration,
+    listen: String,
+    state_dir: PathBuf,
+    webhook_secret_file: Option<PathBuf>,
+    notify: Vec<String>,
+}
+
+pub(crate) fn run(mut args: WatchArgs, verbose: bool) -> Result<ExitCode, String> {
+    init_logging(args.log_format, verbose);
+    let cache = args.git_cache.clone().unwrap_or_else(load::git::default_cache);
+    let settings = settle(&mut args, &cache)?;
+    if args.self_heal && !args.auto_sync {
+        return Err("--self-heal needs --auto-sync (or weft.yaml watch.autoSync)".to_owned());
+    }
+    let mut status = weft::watch::load_state(&settings.state_dir).unwrap_or_default();
+    status.repo = args.repo.clone();
+    status.branch = if args.worktree { "(working tree)".to_owned() } else { settings.branch.clone() };
+    let secret = match &settings.webhook_secret_file {
+        Some(file) => Some(std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?.trim_end().as_bytes().to_vec()),
+        None => None,
+    };
+    let notifiers = settings.notify.iter().map(|url| Notifier::new(url)).collect::<Result<Vec<_>, _>>()?;
+    let daemon = Arc::new(Daemon::new(status, secret));
+
+    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| e.to_string())?;
+    let listener = server.block_on(tokio::net::TcpListener::bind(&settings.listen)).map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let source = if args.worktree { format!("the working tree {}", args.repo) } else { format!("{} ({})", args.repo, settings.branch) };
+    // The address ends the line: scripts (and the tests) read it from there.
+    tracing::info!("watching {source} every {:?}; serving on http://{address}", settings.interval);
+    server.spawn(weft::watch::serve(listener, daemon.clone()));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    server.spawn(async move {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        stopping.store(true, Ordering::SeqCst);
+    });
+
+    // Without leader election this process always leads.
+    let leading = Arc::new(AtomicBool::new(!args.leader_elect));
+    let elector = if args.leader_elect { Some(start_election(&args, &server, &daemon, &leading, &stop)?) } else { None };
+
+    let changed_at: Arc<std::sync::Mutex<Option<Instant>>> = Arc::default();
+    let _tree_watcher = if args.worktree {
+        let (poke, changed) = (daemon.clone(), changed_at.clone());
+        let skip = std::path::absolute(&settings.state_dir).ok();
+        let root = std::path::absolute(&args.repo).map_err(|e| format!("{}: {e}", args.repo))?;
+        let on_change = move |first_event: Instant| {
+            changed.lock().expect("change time lock").get_or_insert(first_event);
+            poke.request_poll();
+        };
+        Some(weft::watch::worktree::watch(&root, skip, args.debounce, on_change)?)
+    } else {
+        None
+    };
+
+    let notify = |event: Event| {
+        for notifier in &notifiers {
+            let notifier_event = event.clone();
+            let daemon = daemon.clone();
+            // A clone shares the client (and its connection pool).
+            let notifier = notifier.clone();
+            server.spawn(async move {
+                let delivered = notifier.send(&notifier_event).await;
+                daemon.record_notification(if delivered { "delivered" } else { "dropped" });
+            });
+        }
+    };
+
+    let progress = Progress::hidden();
+    let mut loop_state = Loop { applied: None, watchers: None, last_drift_check: Instant::now(), next_retry: None, changed_at };
+    while !stop.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        if leading.load(Ordering::SeqCst) {
+            step(&args, &settings, &cache, &daemon, server.handle(), verbose, &progress, &mut loop_state, &notify);
+        }
+        // Sleep in slices: SIGTERM is answered within a tenth of a second once the step in flight is done.
+        while !stop.load(Ordering::SeqCst) && started.elapsed() < settings.interval && !daemon.take_poll_request() {
+            std::thread::sleep(Duration::from_millis(20).min(settings.interval));
+        }
+    }
+    if let Some(elector) = elector {
+        server.block_on(elector.release());
+    }
+    // Deliveries in flight get a moment to finish.
+    server.shutdown_timeout(Duration::from_secs(2));
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the loop carries from one step to the next.
+struct Loop {
+    /// The objects of the commit last applied by this process: drift is
+    /// planned against them without reading git again.
+    applied: Option<Prepared>,
+    /// Watchers on the applied commit's objects.
+    watchers: Option<weft::watch::drift::DriftWatch>,
+    last_drift_check: Instant,
+    /// A failed sync is retried no sooner than this.
+    next_retry: Option<Instant>,
+    /// When the working tree first changed since the last look (for the
+    /// commit-to-apply latency).
+    changed_at: Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+/// One turn of the loop: look for a new commit; sync it, or retry a failed
+/// one once its backoff has passed, or look for drift.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    args: &WatchArgs,
+    settings: &Settings,
+    cache: &Path,
+    daemon: &Arc<Daemon>,
+    runtime: &tokio::runtime::Handle,
+    verbose: bool,
+    progress: &Progress,
+    state: &mut Loop,
+    notify: &dyn Fn(Event),
+) {
+    let current = daemon.status();
+    let retry_due = current.phase == Phase::Failed && state.next_retry.is_none_or(|at| Instant::now() >= at);
+    let (commit, loaded, committed_at) = if args.worktree {
+        // The tree is read at every turn: its fingerprint is its commit id.
+        let input = worktree_input(args);
+        match load_input(&input, progress) {
+            Ok(loaded) => {
+                let fingerprint = weft::watch::worktree::fingerprint(loaded.repo.sources.iter().map(|f| (f.display.as_str(), &*f.text)));
+                let changed_at = state.changed_at.lock().expect("change time lock").take().unwrap_or_else(Instant::now);
+                (fingerprint, Some(Ok(loaded)), Some(CommitTime::Seen(changed_at)))
+            }
+            Err(message) => {
+                daemon.update(|s| s.last_error = Some(message));
+                return;
+            }
+        }
+    } else {
+        match load::git::Source::open(&args.repo, cache).and_then(|source| {
+            let id = source.resolve(&settings.branch)?;
+            Ok((id.to_string(), source.commit_time(id)))
+        }) {
+            Ok((commit, time)) => (commit, None, time.map(CommitTime::Committed)),
+            Err(e) => {
+                daemon.update(|s| s.last_error = Some(e.0));
+                return;
+            }
+        }
+    };
+    let is_new = current.seen_commit.as_deref() != Some(commit.as_str());
+    if is_new || retry_due {
+        let loaded = loaded.unwrap_or_else(|| load_input(&InputArgs::at_revision(&args.paths, &args.models, Some(args.repo.clone()), Some(cache.to_path_buf()), &commit), progress));
+        let outcome = sync(args, &commit, loaded, committed_at, daemon, verbose, progress);
+        let status = daemon.status();
+        match outcome {
+            Some(prepared) => {
+                state.watchers = watch_for_drift(&prepared, daemon, runtime);
+                state.last_drift_check = Instant::now();
+                state.applied = Some(prepared);
+                state.next_retry = None;
+                daemon.update(|s| s.failures = 0);
+            }
+            None if status.phase == Phase::Failed => {
+                daemon.update(|s| s.failures += 1);
+                let failures = daemon.status().failures;
+                let wait = weft::watch::backoff(settings.interval, failures);
+                state.next_retry = Some(Instant::now() + wait);
+                tracing::warn!(commit = %commit, failures, retry_in = ?wait, "sync failed; retrying with backoff");
+            }
+            None => daemon.update(|s| s.failures = 0),
+        }
+        let status = daemon.status();
+        let (event, message) = match status.phase {
+            Phase::Synced if args.auto_sync => ("sync-succeeded", format!("{} objects applied", status.objects_managed)),
+            Phase::Failed => ("sync-failed", status.last_error.clone().unwrap_or_default()),
+            Phase::Invalid => ("sync-invalid", status.last_error.clone().unwrap_or_default()),
+            _ => ("", String::new()),
+        };
+        if !event.is_empty() {
+            notify(event_of(&status, event, message, Vec::new()));
+        }
+        if let Err(e) = weft::watch::save_state(&settings.state_dir, &status) {
+            tracing::error!("{e}");
+        }
+    } else if args.auto_sync && state.applied.is_none() && current.applied_commit.as_deref() == Some(commit.as_str()) && matches!(current.phase, Phase::Synced | Phase::Invalid) {
+        // A restart: the commit applied before is read again (not applied)
+        // so drift from it is found.
+        let loaded = loaded.unwrap_or_else(|| load_input(&InputArgs::at_revision(&args.paths, &args.models, Some(args.repo.clone()), Some(cache.to_path_buf()), &commit), progress));
+        match loaded.and_then(|Loaded { mut repo, registry_dirs }| {
+            let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
+            analyse(&mut repo, &registry, false, &[], verbose, progress);
+            targets_of(repo, registry, &args.cluster)
+        }) {
+            Ok(prepared) => {
+                state.watchers = watch_for_drift(&prepared, daemon, runtime);
+                state.applied = Some(prepared);
+                // Whatever changed while the daemon was down is looked for now.
+                daemon.suspect_drift();
+            }
+            Err(message) => daemon.update(|s| s.last_error = Some(format!("cannot read the applied commit {commit}: {message}"))),
+        }
+    } else if let Some(prepared) = state.applied.as_ref().filter(|_| {
+        // The last good commit stays watched while a newer one is invalid.
+        args.auto_sync && matches!(current.phase, Phase::Synced | Phase::Invalid)
+            && (daemon.take_drift_suspicion() || state.watchers.is_none() || state.last_drift_check.elapsed() >= args.resync)
+    }) {
+        state.last_drift_check = Instant::now();
+        let drifted = drift(args, prepared, daemon, progress);
+        // Told once per new set of drifted objects, not at every poll.
+        if !drifted.is_empty() && drifted != current.drift {
+            let status = daemon.status();
+            notify(event_of(&status, "drift", format!("{} object(s) differ from the applied commit", drifted.len()), drifted));
+        }
+    } else {
+        daemon.update(|_| {});
+    }
+}
+
+/// Starts watchers on the kinds `prepared` applied; None when they cannot
+/// start (drift is then found by a plan at every poll).
+fn watch_for_drift(prepared: &Prepared, daemon: &Arc<Daemon>, runtime: &tokio::runtime::Handle) -> Option<weft::watch::drift::DriftWatch> {
+    let clusters = prepared
+        .targets
+        .iter()
+        .map(|t| weft::watch::drift::Watched {
+            kubeconfig: t.kubeconfig.clone(),
+            context: t.context.clone(),
+            kinds: t.desired.iter().map(|d| (d.api_version.clone(), d.kind.clone())).collect(),
+        })
+        .collect();
+    let poke = daemon.clone();
+    let changed = move |object: String| {
+        tracing::debug!(%object, "changed in the cluster");
+        poke.suspect_drift();
+    };
+    match runtime.block_on(weft::watch::drift::start(clusters, &prepared.inventory.id, changed)) {
+        Ok(watchers) => Some(watchers),
+        Err(message) => {
+            tracing::warn!("cannot watch for drift ({message}); planning at every poll instead");
+            None
+        }
+    }
+}
+
+fn event_of(status: &weft::watch::Status, event: &'static str, message: String, objects: Vec<String>) -> Event {
+    Event {
+        event,
+        repo: status.repo.clone(),
+        branch: status.branch.clone(),
+        commit: status.seen_commit.clone(),
+        message,
+        objects,
+        time: jiff::Timestamp::now().to_string(),
+    }
+}
+
+/// The input of a working tree: the paths below --repo, read from disk.
+fn worktree_input(args: &WatchArgs) -> InputArgs {
+    let root = Path::new(&args.repo);
+    let paths = args.paths.iter().map(|p| if p == Path::new(".") { root.to_path_buf() } else { root.join(p) }).collect();
+    InputArgs { paths, models: args.models.clone(), max_file_size: None, max_depth: None, rev: None, repo: None, git_cache: None }
+}
+
+/// Validates, plans and (with auto-sync) applies one commit, recording
+/// the outcome in the daemon's status and metrics; what was applied, when
+/// it was.
+fn sync(
+    args: &WatchArgs,
+    commit: &str,
+    loaded: Result<Loaded, String>,
+    committed_at: Option<CommitTime>,
+    daemon: &Daemon,
+    verbose: bool,
+    progress: &Progress,
+) -> Option<Prepared> {
+    let started = Instant::now();
+    daemon.update(|s| s.seen_commit = Some(commit.to_owned()));
+    let fail = |result: &'static str, phase: Phase, message: String| -> Option<Prepared> {
+        tracing::error!(commit, phase = ?phase, "{message}");
+        daemon.update(|s| {
+            s.phase = phase;
+            s.last_error = Some(message);
+        });
+        daemon.record_sync(result, started.elapsed().as_secs_f64());
+        None
+    };
+    let analysed = loaded.and_then(|Loaded { mut repo, registry_dirs }| {
+        let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
+        let diagnostics = analyse(&mut repo, &registry, false, &[], verbose, progress).0;
+        Ok((repo, registry, diagnostics))
+    });
+    let (repo, registry, diagnostics) = match analysed {
+        Ok(analysed) => analysed,
+        Err(message) => return fail("failure", Phase::Failed, message),
+    };
+    let errors: Vec<&weft::diagnostic::Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    if let Some(first) = errors.first() {
+        let at = match (&first.file, &first.span) {
+            (Some(file), Some(span)) => format!("{file}:{}:{}: ", span.line, span.column),
+            (Some(file), None) => format!("{file}: "),
+            _ => String::new(),
+        };
+        return fail("invalid", Phase::Invalid, format!("not applied: {} error(s), first {at}{}", errors.len(), first.message));
+    }
+    // Validated above; render without reading or validating again.
+    let prepared = match targets_of(repo, registry, &args.cluster) {
+        Ok(prepared) => prepared,
+        Err(message) => return fail("failure", Phase::Failed, message),
+    };
+    let options = plan_options(&args.prune, args.concurrency);
+    if !args.auto_sync {
+        return match live_plans(&prepared, &options) {
+            Ok((plans, errors)) if errors.is_empty() => {
+                let mut pending = std::collections::BTreeMap::new();
+                for change in plans.iter().flat_map(|p| &p.changes) {
+                    if !matches!(change.action, Action::Unchanged) {
+                        *pending.entry(format!("{:?}", change.action).to_lowercase()).or_insert(0) += 1;
+                    }
+                }
+                tracing::info!(commit, pending = ?pending, "planned; auto-sync is off");
+                daemon.update(|s| {
+                    s.phase = if pending.is_empty() { Phase::Synced } else { Phase::OutOfSync };
+                    s.pending = Some(pending);
+                    s.last_error = None;
+                });
+                daemon.record_sync("success", started.elapsed().as_secs_f64());
+                None
+            }
+            Ok((_, errors)) => fail("failure", Phase::Failed, errors.join("; ")),
+            Err(message) => fail("failure", Phase::Failed, message),
+        };
+    }
+    if let Some(at) = committed_at {
+        daemon.record_commit_to_apply(at.elapsed_seconds());
+    }
+    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait: false, timeout: Duration::from_secs(300) };
+    match reconcile_all(&prepared, &options, &reconcile, progress, false) {
+        Ok((results, errors)) if errors.is_empty() && !results.iter().any(|(plan, report)| report.failed() || plan.summary().error > 0) => {
+            let objects = prepared.targets.iter().map(|t| t.desired.len()).sum();
+            tracing::info!(commit, objects, seconds = started.elapsed().as_secs_f64(), "synced");
+            daemon.update(|s| {
+                s.phase = Phase::Synced;
+                s.applied_commit = Some(commit.to_owned());
+                s.last_sync = Some(jiff::Timestamp::now().to_string());
+                s.last_error = None;
+                s.pending = None;
+                s.objects_managed = objects;
+                s.drift = Vec::new();
+            });
+            daemon.record_sync("success", started.elapsed().as_secs_f64());
+            Some(prepared)
+        }
+        Ok((results, errors)) => {
+            let failed: Vec<String> = results
+                .iter()
+                .flat_map(|(_, report)| report.steps.iter().filter(|s| matches!(s.outcome, weft::reconcile::Outcome::Failed)).map(|s| format!("{} {}: {}", s.kind, s.name, s.message)))
+                .chain(errors)
+                .collect();
+            fail("failure", Phase::Failed, format!("apply failed: {}", failed.join("; ")))
+        }
+        Err(message) => fail("failure", Phase::Failed, message),
+    }
+}
+
+/// Plans the commit last applied against the clusters: changes there are
+/// drift (someone else's edit or deletion). Recorded, counted, and with
+/// --self-heal applied again. The objects found drifted.
+fn drift(args: &WatchArgs, prepared: &Prepared, daemon: &Daemon, progress: &Progress) -> Vec<String> {
+    let options = plan_options(&args.prune, args.concurrency);
+    let Ok((plans, errors)) = live_plans(prepared, &options) else { return Vec::new() };
+    if !errors.is_empty() {
+        daemon.update(|s| s.last_error = Some(errors.join("; ")));
+        return Vec::new();
+    }
+    let drifted: Vec<String> = plans
+        .iter()
+        .flat_map(|p| &p.changes)
+        .filter(|c| matches!(c.action, Action::Create | Action::Update))
+        .map(|c| format!("{} {}{}", c.kind, c.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(), c.name))
+        .collect();
+    if drifted.is_empty() {
+        daemon.update(|_| {});
+        return drifted;
+    }
+    daemon.record_drift(drifted.len());
+    tracing::warn!(objects = ?drifted, "drift from the applied commit");
+    daemon.update(|s| s.drift = drifted.clone());
+    if !args.self_heal {
+        return drifted;
+    }
+    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: true, wait: false, timeout: Duration::from_secs(300) };
+    match reconcile_all(prepared, &options, &reconcile, progress, false) {
+        Ok((results, errors)) if errors.is_empty() && !results.iter().any(|(_, report)| report.failed()) => {
+            tracing::info!(objects = drifted.len(), "drift undone (self-heal)");
+            daemon.update(|s| {
+                s.drift = Vec::new();
+                s.last_sync = Some(jiff::Timestamp::now().to_string());
+            })
+        }
+        Ok((_, errors)) => daemon.update(|s| {
+            s.phase = Phase::Failed;
+            s.last_error = Some(format!("self-heal failed {}", errors.join("; ")));
+        }),
+        Err(message) => daemon.update(|s| {
+            s.phase = Phase::Failed;
+            s.last_error = Some(message);
+        }),
+    }
+    drifted
+}
+
+/// When a commit was made: its committer time (seconds, as git keeps it)
+/// or, for a working tree, when the change was seen.
+pub(crate) enum CommitTime {
+    Committed(i64),
+    Seen(Instant),
+}
+
+impl CommitTime {
+    fn elapsed_seconds(&self) -> f64 {
+        match self {
+            CommitTime::Committed(seconds) => (jiff::Timestamp::now().as_millisecond() as f64 / 1000.0 - *seconds as f64).max(0.0),
+            CommitTime::Seen(at) => at.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// Fills the settings flags left unset from weft.yaml `watch`, read from
+/// the followed repository (the working tree, or the branch's tip).
+fn settle(args: &mut WatchArgs, cache: &Path) -> Result<Settings, String> {
+    let (config, base) = if args.worktree {
+        (read_config_from_disk(Path::new(&args.repo))?, PathBuf::from(&args.repo))
+    } else {
+        let branch = args.branch.clone().unwrap_or_else(|| "HEAD".to_owned());
+        let config = load::git::Source::open(&args.repo, cache)
+            .and_then(|source| {
+                let id = source.resolve(&branch)?;
+                source.file(id, load::config::FILE_NAME, 1 << 20)
+            })
+            .ok()
+            .flatten()
+            .and_then(|blob| blob.content.ok())
+            .map(|bytes| load::config::Config::parse(&String::from_utf8_lossy(&bytes), load::config::FILE_NAME).map_err(|d| format!("{}: {}", load::config::FILE_NAME, d.message)))
+            .transpose()?
+            .unwrap_or_default();
+        // Relative paths of weft.yaml are the daemon's, not the repository's.
+        (config, PathBuf::from("."))
+    };
+    let watch = config.watch;
+    args.auto_sync |= watch.auto_sync.unwrap_or(false);
+    args.self_heal |= watch.self_heal.unwrap_or(false);
+    args.prune.prune |= watch.prune.unwrap_or(false);
+    args.leader_elect |= watch.leader_elect.unwrap_or(false);
+    if args.cluster.env.is_none() && args.cluster.context.is_none() {
+        args.cluster.env = watch.env;
+    }
+    let interval = match (args.interval, &watch.interval) {
+        (Some(interval), _) => interval,
+        (None, Some(text)) => parse_duration(text).map_err(|e| format!("weft.yaml watch.interval: {e}"))?,
+        (None, None) => Duration::from_secs(30),
+    };
+    Ok(Settings {
+        branch: args.branch.clone().or(watch.branch).unwrap_or_else(|| "HEAD".to_owned()),
+        interval,
+        listen: args.listen.clone().or(watch.listen).unwrap_or_else(|| "127.0.0.1:9464".to_owned()),
+        state_dir: args.state_dir.clone().or_else(|| watch.state_dir.map(|d| base.join(d))).unwrap_or_else(|| PathBuf::from(".weft-watch")),
+        webhook_secret_file: args.webhook_secret_file.clone().or_else(|| watch.webhook_secret_file.map(|f| base.join(f))),
+        notify: if args.notify.is_empty() { watch.notify } else { args.notify.clone() },
+    })
+}
+
+fn read_config_from_disk(root: &Path) -> Result<load::config::Config, String> {
+    let display = load::display_path(&root.join(load::config::FILE_NAME));
+    load::config::Config::find(root, &display).map(Option::unwrap_or_default).map_err(|d| format!("{display}: {}", d.message))
+}
+
+/// Joins the election and keeps taking part in it on the server runtime;
+/// `leading` follows the outcome.
+fn start_election(args: &WatchArgs, server: &tokio::runtime::Runtime, daemon: &Arc<Daemon>, leading: &Arc<AtomicBool>, stop: &Arc<AtomicBool>) -> Result<Arc<weft::watch::lease::Elector>, String> {
+    let namespace = args.lease_namespace.clone().unwrap_or_else(weft::watch::lease::default_namespace);
+    let identity = weft::watch::lease::identity();
+    let target = server.block_on(weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()))?;
+    let elector = Arc::new(weft::watch::lease::Elector::new(target.client, &namespace, &args.lease_name, &identity, args.lease_duration));
+    tracing::info!(lease = %args.lease_name, %namespace, %identity, "joining leader election");
+    daemon.update(|s| s.leader = Some(false));
+    let (elector_task, daemon, leading, stop) = (elector.clone(), daemon.clone(), leading.clone(), stop.clone());
+    server.spawn(async move {
+        while !stop.load(Ordering::SeqCst) {
+            let leads = match elector_task.try_lead().await {
+                Ok(leads) => leads,
+                Err(message) => {
+                    tracing::warn!("{message}");
+                    false
+                }
+            };
+            if leads != leading.swap(leads, Ordering::SeqCst) {
+                if leads {
+                    tracing::info!("became the leader");
+                } else {
+                    tracing::warn!("lost the lease; standing by");
+                }
+            }
+            daemon.update(|s| s.leader = Some(leads));
+            tokio::time::sleep(elector_task.renew_every()).await;
+        }
+    });
+    Ok(elector)
+}
+
+fn init_logging(format: LogFormat, verbose: bool) {
+    let default = if verbose { "weft=debug,info" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_ansi(use_color(&std::io::stderr())).try_init(),
+    };
+}
