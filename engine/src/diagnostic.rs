@@ -45,6 +45,9 @@ pub struct Diagnostic {
     /// `Kind/namespace/name` of the component the diagnostic is about.
     pub component: Option<String>,
     pub hint: Option<String>,
+    /// The source line holds a secret value: reports show where, not the line.
+    #[serde(skip)]
+    pub sensitive: bool,
 }
 
 /// A code named at run time (by a relationship definition or a policy)
@@ -76,6 +79,7 @@ impl Diagnostic {
             span: None,
             component: None,
             hint: known.and_then(|c| c.hint).map(str::to_owned),
+            sensitive: false,
         }
     }
 
@@ -88,6 +92,7 @@ impl Diagnostic {
             span: None,
             component: None,
             hint: code.hint.map(str::to_owned),
+            sensitive: false,
         }
     }
     pub fn at(mut self, file: impl Into<String>, span: Option<Span>) -> Self {

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod check;
 pub mod watch;
+pub mod perf;
 
 // Rego evaluation allocates a small value for nearly every step; glibc's
 // allocator spent a third of a large run in malloc and free. Set here, not

@@ -16,6 +16,8 @@ use weft::relate;
 use weft::plan::Action;
 use weft::validate;
 
+#[path = "cli/perf.rs"]
+mod perf_command;
 #[path = "cli/watch.rs"]
 mod watch_command;
 
@@ -49,6 +51,11 @@ enum Command {
     Check(CheckArgs),
     /// Keep a cluster equal to a git branch: poll it, and validate, plan and (with --auto-sync) apply each new commit.
     Watch(WatchArgs),
+    /// Performance tests: send load to a URL and report latency percentiles, rate and errors (SMP results); compare runs.
+    Perf {
+        #[command(subcommand)]
+        command: perf_command::PerfCommand,
+    },
     /// Inspect and grow the model registry.
     Model {
         #[command(subcommand)]
@@ -221,6 +228,8 @@ struct WatchArgs {
     /// Objects applied at once (independent objects only).
     #[arg(long, value_name = "N", default_value_t = 8)]
     concurrency: usize,
+    #[command(flatten)]
+    steps: perf_command::StepArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -373,6 +382,8 @@ struct ApplyArgs {
     /// `json` prints the plan and the result of every step.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
+    #[command(flatten)]
+    steps: perf_command::StepArgs,
 }
 
 #[derive(Args)]
@@ -426,6 +437,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => run_plan(args, cli.verbose),
         Command::Check(args) => run_check(args, cli.verbose),
         Command::Watch(args) => watch_command::run(args, cli.verbose),
+        Command::Perf { command } => perf_command::run(command),
         Command::Apply(args) => run_apply(args, cli.verbose),
         Command::Delete(args) => run_delete(args, cli.verbose),
         Command::Snapshot(args) => run_snapshot(args, cli.verbose),
@@ -747,6 +759,8 @@ struct Prepared {
     /// Relationship inference orders an apply; a plan with nothing to
     /// apply never needs it, so it runs on first use.
     inference: std::cell::OnceCell<Option<relate::Inference>>,
+    /// The designs' performance tests: run after an apply, never applied.
+    tests: Vec<weft::perf::steps::TestStep>,
 }
 
 impl Prepared {
@@ -807,6 +821,7 @@ fn targets_of(mut repo: load::Repo, registry: Registry, cluster: &ClusterArgs) -
     let inventory = weft::render::Inventory::new(&name, &cluster.inventory_namespace);
     // Diagnostics are behind us: the texts they quote need not stay.
     repo.sources = Default::default();
+    let tests = weft::perf::steps::take(&mut repo.designs);
     let all = weft::render::render(&mut repo.designs, &registry, &inventory);
 
     let targets = match &cluster.env {
@@ -847,7 +862,7 @@ fn targets_of(mut repo: load::Repo, registry: Registry, cluster: &ClusterArgs) -
         }
     };
     timer.lap("render");
-    Ok(Prepared { targets, inventory, repo, registry, inference: std::cell::OnceCell::new() })
+    Ok(Prepared { targets, inventory, repo, registry, inference: std::cell::OnceCell::new(), tests })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -936,8 +951,19 @@ fn run_apply(args: ApplyArgs, verbose: bool) -> Result<ExitCode, String> {
         Err(code) => return Ok(code),
     };
     let options = plan_options(&args.prune, args.concurrency);
-    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait: args.wait, timeout: args.timeout };
-    reconcile_targets(&prepared, &options, &reconcile, args.format, &progress, false)
+    let run_tests = !args.steps.skip_perf && !prepared.tests.is_empty();
+    // Tests run against objects that are ready, so their apply waits.
+    let wait = args.wait || run_tests;
+    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait, timeout: args.timeout };
+    let code = reconcile_targets(&prepared, &options, &reconcile, args.format, &progress, false)?;
+    if !run_tests || code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let outcomes = perf_command::run_steps(&prepared, &args.steps, std::path::Path::new(".weft/perf"), prepared.repo.commit.as_deref());
+    let text = perf_command::render_outcomes(&outcomes);
+    // JSON output stays one document; the tests' lines go to stderr then.
+    if args.format == OutputFormat::Json { eprint!("{text}") } else { print(&text)? }
+    Ok(if outcomes.iter().all(|o| o.failures.is_empty()) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Plans and applies each target in turn; a target that fails (even to

@@ -114,7 +114,7 @@ impl Inventory {
 
 /// A name as a DNS-1123 label: lower case, `-` for anything else, at most
 /// 55 characters so `weft-` fits.
-fn dns_label(name: &str) -> String {
+pub fn dns_label(name: &str) -> String {
     let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     out.truncate(55);
     let trimmed = out.trim_matches('-');

@@ -165,7 +165,9 @@ impl Checker<'_> {
             let path = error.instance_path().to_string();
             let origin = c.configuration_origin.child(&path);
             let at = if path.is_empty() { String::new() } else { format!(" at {}", path) };
-            let written = self.sources.scalar_text(origin.source, origin.doc, &origin.pointer);
+            // A Secret's values never reach a report: neither in the message nor as the quoted line.
+            let secret = c.kind == "Secret" && matches!(c.api_version.as_str(), "v1" | "") && (path.starts_with("/data/") || path.starts_with("/stringData/"));
+            let written = self.sources.scalar_text(origin.source, origin.doc, &origin.pointer).filter(|_| !secret);
             let hint = match written.filter(|w| yaml::is_implicitly_typed(w)) {
                 Some(word) => format!(
                     "YAML reads the plain `{word}` as a {}, as Kubernetes does; quote it (\"{word}\") if you mean text",
@@ -173,7 +175,10 @@ impl Checker<'_> {
                 ),
                 None => format!("`weft model show {}` prints the fields {} accepts", c.kind, c.kind),
             };
-            out.push(self.diagnostic(&codes::SCHEMA, format!("{error}{at}"), &origin).hint(hint));
+            let message = if secret { format!("{}{at}", error.to_string().replace(&error.instance().to_string(), "(secret value)")) } else { format!("{error}{at}") };
+            let mut diagnostic = self.diagnostic(&codes::SCHEMA, message, &origin).hint(hint);
+            diagnostic.sensitive = secret;
+            out.push(diagnostic);
         }
         let rest = errors.count();
         if rest > 0 {

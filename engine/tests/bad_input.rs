@@ -301,3 +301,20 @@ fn archives_expand_within_one_budget() {
     assert_eq!(found.len(), 1, "{report}");
     assert!(found[0].4.contains("expands to more than"), "{report}");
 }
+
+#[test]
+fn a_schema_error_in_a_secret_never_shows_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\ndata:\n  password: 31415926535\nstringData:\n  token: [\"s3cr3t-t0ken\"]\n";
+    fs::write(dir.path().join("secret.yaml"), secret).unwrap();
+    let (status, report) = validate_json(&["secret.yaml"], dir.path());
+    assert_eq!(status, 1, "{report}");
+    let found = with_code(&report, "schema");
+    assert_eq!(found.len(), 2, "{report}");
+    assert!(found.iter().any(|(_, line, _, _, message)| *line == 7 && message.contains("/data/password")), "{report}");
+    let text = weft(&["validate", "secret.yaml"], dir.path());
+    for output in [report.to_string(), String::from_utf8_lossy(&text.stdout).into_owned(), String::from_utf8_lossy(&text.stderr).into_owned()] {
+        assert!(!output.contains("31415926535") && !output.contains("s3cr3t-t0ken"), "a secret value leaked: {output}");
+    }
+    assert!(String::from_utf8_lossy(&text.stdout).contains("secret.yaml:7:"), "the location is still given");
+}

@@ -258,8 +258,9 @@ fn drift_is_reported_and_with_self_heal_undone() {
     let cluster = Cluster::new();
     let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms"]);
     daemon.wait_for("the commit applied", |s| s["appliedCommit"] == commit.as_str());
-    // Between changes the daemon watches; it does not plan at every poll.
-    std::thread::sleep(Duration::from_millis(500));
+    // Between changes the daemon watches; it does not plan at every poll
+    // (one plan follows the watchers' first list, a second after the sync).
+    std::thread::sleep(Duration::from_millis(1800));
     cluster.server.reset_requests();
     std::thread::sleep(Duration::from_millis(600));
     let requests = cluster.server.requests();
@@ -270,15 +271,27 @@ fn drift_is_reported_and_with_self_heal_undone() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(cluster.mode(), "hacked", "without --self-heal the edit stays");
     assert!(daemon.metric("weft_drift_events_total") >= 1.0, "counted");
+    // Set back by hand: no longer reported.
+    cluster.edit("fast");
+    daemon.wait_for("the drift gone", |s| s["drift"] == serde_json::json!([]));
+    cluster.edit("hacked");
+    daemon.wait_for("the drift reported again", |s| s["drift"].as_array().is_some_and(|d| !d.is_empty()));
     assert!(daemon.terminate().success());
 
-    // A restart reads the applied commit again and finds the drift left behind.
+    // A restart reads the applied commit again and finds the drift left
+    // behind, also when the branch's tip is a commit that is not valid.
+    let bad = git_commit(&_repo, &[("manifests/settings.yaml", "kind: [\n")], "bad").to_string();
+    let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms"]);
+    daemon.wait_for("the bad tip seen", |s| s["seenCommit"] == bad.as_str() && s["phase"] == "Invalid");
+    assert!(daemon.terminate().success());
     let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms"]);
     let status = daemon.wait_for("the drift found after a restart", |s| s["drift"].as_array().is_some_and(|d| !d.is_empty()));
     assert_eq!(status["appliedCommit"], commit.as_str(), "{status}");
+    assert_eq!(status["phase"], "Invalid", "{status}");
     assert!(daemon.terminate().success());
 
     // Undone, on a cluster where weft's fields are its own again.
+    let (dir, _repo, commit) = repository("healing");
     let cluster = Cluster::new();
     let daemon = cluster.watch(dir.path(), "state", &["--auto-sync", "--interval", "100ms", "--self-heal"]);
     daemon.wait_for("the commit applied", |s| s["appliedCommit"] == commit.as_str() && s["phase"] == "Synced");
@@ -305,6 +318,12 @@ fn without_auto_sync_a_commit_waits_as_a_pending_plan() {
     assert!(status["appliedCommit"].is_null());
     assert!(server.get("v1", "ConfigMap", Some("default"), "settings").is_none(), "nothing applied without --auto-sync");
     assert!(server.requests().iter().all(|r| r.verb != Verb::Apply || r.dry_run));
+    assert!(daemon.terminate().success());
+
+    // Restarted with auto-sync on, the commit that was only planned is applied.
+    let daemon = cluster.watch(dir.path(), "state", &["--interval", "100ms", "--auto-sync"]);
+    daemon.wait_for("the planned commit applied", |s| s["appliedCommit"] == commit.as_str() && s["phase"] == "Synced");
+    assert!(server.get("v1", "ConfigMap", Some("default"), "settings").is_some());
     assert!(daemon.terminate().success());
 }
 
@@ -415,6 +434,7 @@ fn of_two_replicas_only_the_leader_applies_and_the_other_takes_over() {
     one.wait_for("the first replica leads", |s| s["leader"] == true && s["appliedCommit"] == first.as_str());
     let two = cluster.watch(dir.path(), "two", &args);
     two.wait_for("the second replica stands by", |s| s["leader"] == false);
+    assert_eq!(two.post_webhook(None, "{}"), 503, "a standby sends webhooks back to be retried");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(two.status()["leader"], false, "a held lease is not taken: {}", two.status());
     assert_eq!(two.metric("weft_syncs_total{result=\"success\"}"), 0.0, "a standby applies nothing");

@@ -5,7 +5,7 @@
 # input.objects[i]      the Kubernetes objects involved (apiVersion, kind, metadata, spec)
 # input.namespaces[i]   where each lands (`default` when unset)
 # input.selects         [service, workload] pairs a Service selects
-# input.routes          [router, service] pairs an Ingress, HTTPRoute or GRPCRoute sends to
+# input.routes          [router, service] pairs an Ingress, HTTPRoute, GRPCRoute or PerformanceTest sends to
 # input.unmatched       Services and PodDisruptionBudgets whose selector matches nothing in their namespace
 # input.by_label["k=v"] workloads whose Pod template carries label k=v
 #
@@ -98,6 +98,17 @@ backends(obj) := [[["spec", "rules", i, "backendRefs", j, "port"], ref.name, {"n
 	object.get(ref, "group", "") == ""
 	ref.port
 ] if obj.kind in {"HTTPRoute", "GRPCRoute"}
+
+# A PerformanceTest's target Service port, by number or by name.
+backends(obj) := [[["spec", "target", "service", "port"], service.name, port_ref(service.port)]] if {
+	obj.kind == "PerformanceTest"
+	service := obj.spec.target.service
+	service.port
+}
+
+port_ref(port) := {"number": port} if is_number(port)
+
+port_ref(port) := {"name": port} if is_string(port)
 
 findings contains {
 	"code": "backend-port-mismatch",

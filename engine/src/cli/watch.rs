@@ -94,18 +94,21 @@ pub(crate) fn run(mut args: WatchArgs, verbose: bool) -> Result<ExitCode, String
     };
 
     let progress = Progress::hidden();
-    let mut loop_state = Loop { applied: None, watchers: None, last_drift_check: Instant::now(), next_retry: None, changed_at };
+    let mut loop_state = Loop { applied: None, watchers: None, last_drift_check: Instant::now(), next_retry: None, changed_at, leading: leading.clone() };
     while !stop.load(Ordering::SeqCst) {
         let started = Instant::now();
         if leading.load(Ordering::SeqCst) {
             step(&args, &settings, &cache, &daemon, server.handle(), verbose, &progress, &mut loop_state, &notify);
         }
         // Sleep in slices: SIGTERM is answered within a tenth of a second once the step in flight is done.
-        while !stop.load(Ordering::SeqCst) && started.elapsed() < settings.interval && !daemon.take_poll_request() {
+        let drift_due = || daemon.drift_suspected() && loop_state.last_drift_check.elapsed() >= MIN_DRIFT_GAP;
+        while !stop.load(Ordering::SeqCst) && started.elapsed() < settings.interval && !daemon.take_poll_request() && !drift_due() {
             std::thread::sleep(Duration::from_millis(20).min(settings.interval));
         }
     }
-    if let Some(elector) = elector {
+    if let Some((elector, task)) = elector {
+        // The election stops first, so it cannot take the lease back after the release.
+        task.abort();
         server.block_on(elector.release());
     }
     // Deliveries in flight get a moment to finish.
@@ -114,8 +117,14 @@ pub(crate) fn run(mut args: WatchArgs, verbose: bool) -> Result<ExitCode, String
     Ok(ExitCode::SUCCESS)
 }
 
+/// Drift plans triggered by watchers are at least this far apart: a burst
+/// of edits is planned once.
+const MIN_DRIFT_GAP: Duration = Duration::from_secs(1);
+
 /// What the loop carries from one step to the next.
 struct Loop {
+    /// Whether this replica leads; checked again before any write.
+    leading: Arc<AtomicBool>,
     /// The objects of the commit last applied by this process: drift is
     /// planned against them without reading git again.
     applied: Option<Prepared>,
@@ -150,7 +159,7 @@ fn step(
         let input = worktree_input(args);
         match load_input(&input, progress) {
             Ok(loaded) => {
-                let fingerprint = weft::watch::worktree::fingerprint(loaded.repo.sources.iter().map(|f| (f.display.as_str(), &*f.text)));
+                let fingerprint = tree_fingerprint(&loaded);
                 let changed_at = state.changed_at.lock().expect("change time lock").take().unwrap_or_else(Instant::now);
                 (fingerprint, Some(Ok(loaded)), Some(CommitTime::Seen(changed_at)))
             }
@@ -172,9 +181,16 @@ fn step(
         }
     };
     let is_new = current.seen_commit.as_deref() != Some(commit.as_str());
-    if is_new || retry_due {
+    // A commit only planned before (auto-sync was off) is applied once auto-sync is on.
+    let unapplied = args.auto_sync && matches!(current.phase, Phase::OutOfSync | Phase::Pending);
+    if is_new || retry_due || unapplied {
+        if is_new {
+            // A new commit starts afresh: the old one's backoff is not its own.
+            state.next_retry = None;
+            daemon.update(|s| s.failures = 0);
+        }
         let loaded = loaded.unwrap_or_else(|| load_input(&InputArgs::at_revision(&args.paths, &args.models, Some(args.repo.clone()), Some(cache.to_path_buf()), &commit), progress));
-        let outcome = sync(args, &commit, loaded, committed_at, daemon, verbose, progress);
+        let outcome = sync(args, &settings.state_dir, &commit, loaded, committed_at, daemon, verbose, progress, &state.leading);
         let status = daemon.status();
         match outcome {
             Some(prepared) => {
@@ -203,13 +219,22 @@ fn step(
         if !event.is_empty() {
             notify(event_of(&status, event, message, Vec::new()));
         }
+        let failed_tests: Vec<String> = status.perf.iter().filter(|(_, v)| *v != "passed").map(|(test, verdict)| format!("{test}: {verdict}")).collect();
+        if status.phase == Phase::Synced && !failed_tests.is_empty() {
+            notify(event_of(&status, "perf-failed", format!("{} performance test(s) failed", failed_tests.len()), failed_tests));
+        }
         if let Err(e) = weft::watch::save_state(&settings.state_dir, &status) {
             tracing::error!("{e}");
         }
-    } else if args.auto_sync && state.applied.is_none() && current.applied_commit.as_deref() == Some(commit.as_str()) && matches!(current.phase, Phase::Synced | Phase::Invalid) {
-        // A restart: the commit applied before is read again (not applied)
-        // so drift from it is found.
-        let loaded = loaded.unwrap_or_else(|| load_input(&InputArgs::at_revision(&args.paths, &args.models, Some(args.repo.clone()), Some(cache.to_path_buf()), &commit), progress));
+    } else if let Some(applied) = current.applied_commit.clone().filter(|_| args.auto_sync && state.applied.is_none() && matches!(current.phase, Phase::Synced | Phase::Invalid)) {
+        // A restart: the commit applied before (not the tip, which may be
+        // invalid) is read again, not applied, so drift from it is found.
+        // A working tree has only its current state to read.
+        let loaded = if args.worktree {
+            loaded.unwrap_or_else(|| Err("the working tree could not be read".to_owned()))
+        } else {
+            load_input(&InputArgs::at_revision(&args.paths, &args.models, Some(args.repo.clone()), Some(cache.to_path_buf()), &applied), progress)
+        };
         match loaded.and_then(|Loaded { mut repo, registry_dirs }| {
             let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
             analyse(&mut repo, &registry, false, &[], verbose, progress);
@@ -221,19 +246,29 @@ fn step(
                 // Whatever changed while the daemon was down is looked for now.
                 daemon.suspect_drift();
             }
-            Err(message) => daemon.update(|s| s.last_error = Some(format!("cannot read the applied commit {commit}: {message}"))),
+            Err(message) => daemon.update(|s| s.last_error = Some(format!("cannot read the applied commit {applied}: {message}"))),
         }
     } else if let Some(prepared) = state.applied.as_ref().filter(|_| {
         // The last good commit stays watched while a newer one is invalid.
         args.auto_sync && matches!(current.phase, Phase::Synced | Phase::Invalid)
-            && (daemon.take_drift_suspicion() || state.watchers.is_none() || state.last_drift_check.elapsed() >= args.resync)
+            && (daemon.drift_suspected() && state.last_drift_check.elapsed() >= MIN_DRIFT_GAP
+                || state.watchers.is_none()
+                || state.last_drift_check.elapsed() >= args.resync)
     }) {
+        daemon.take_drift_suspicion();
         state.last_drift_check = Instant::now();
-        let drifted = drift(args, prepared, daemon, progress);
+        let drifted = drift(args, prepared, daemon, progress, &state.leading);
         // Told once per new set of drifted objects, not at every poll.
         if !drifted.is_empty() && drifted != current.drift {
-            let status = daemon.status();
+            let mut status = daemon.status();
+            status.seen_commit = status.applied_commit.clone();
             notify(event_of(&status, "drift", format!("{} object(s) differ from the applied commit", drifted.len()), drifted));
+        }
+        let status = daemon.status();
+        if status.drift != current.drift || status.phase != current.phase {
+            if let Err(e) = weft::watch::save_state(&settings.state_dir, &status) {
+                tracing::error!("{e}");
+            }
         }
     } else {
         daemon.update(|_| {});
@@ -278,6 +313,25 @@ fn event_of(status: &weft::watch::Status, event: &'static str, message: String, 
     }
 }
 
+/// A working tree's state: its design files, and what else changes what a
+/// sync does (weft.yaml, and the policy and model folders it names).
+fn tree_fingerprint(loaded: &Loaded) -> String {
+    let root = &loaded.repo.root;
+    let mut extra: Vec<(String, String)> = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(root.join(load::config::FILE_NAME)) {
+        extra.push((load::config::FILE_NAME.to_owned(), text));
+    }
+    for dir in loaded.repo.config.policies.iter().chain(&loaded.repo.config.models) {
+        for entry in ignore::Walk::new(root.join(dir)).flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+            extra.push((entry.path().display().to_string(), format!("{}:{modified}", meta.len())));
+        }
+    }
+    let files = loaded.repo.sources.iter().map(|f| (f.display.as_str(), &*f.text));
+    weft::watch::worktree::fingerprint(files.chain(extra.iter().map(|(name, text)| (name.as_str(), text.as_str()))))
+}
+
 /// The input of a working tree: the paths below --repo, read from disk.
 fn worktree_input(args: &WatchArgs) -> InputArgs {
     let root = Path::new(&args.repo);
@@ -288,14 +342,17 @@ fn worktree_input(args: &WatchArgs) -> InputArgs {
 /// Validates, plans and (with auto-sync) applies one commit, recording
 /// the outcome in the daemon's status and metrics; what was applied, when
 /// it was.
+#[allow(clippy::too_many_arguments)]
 fn sync(
     args: &WatchArgs,
+    state_dir: &Path,
     commit: &str,
     loaded: Result<Loaded, String>,
     committed_at: Option<CommitTime>,
     daemon: &Daemon,
     verbose: bool,
     progress: &Progress,
+    leading: &AtomicBool,
 ) -> Option<Prepared> {
     let started = Instant::now();
     daemon.update(|s| s.seen_commit = Some(commit.to_owned()));
@@ -354,14 +411,33 @@ fn sync(
             Err(message) => fail("failure", Phase::Failed, message),
         };
     }
+    // Validation can take seconds; the lease may have gone meanwhile.
+    if !leading.load(Ordering::SeqCst) {
+        return fail("failure", Phase::Failed, "not applied: this replica lost the lease".to_owned());
+    }
     if let Some(at) = committed_at {
         daemon.record_commit_to_apply(at.elapsed_seconds());
     }
-    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait: false, timeout: Duration::from_secs(300) };
+    // Performance tests run against ready objects, so their apply waits.
+    let wait = !args.steps.skip_perf && !prepared.tests.is_empty();
+    let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: args.prune.force_conflicts, wait, timeout: Duration::from_secs(300) };
     match reconcile_all(&prepared, &options, &reconcile, progress, false) {
         Ok((results, errors)) if errors.is_empty() && !results.iter().any(|(plan, report)| report.failed() || plan.summary().error > 0) => {
             let objects = prepared.targets.iter().map(|t| t.desired.len()).sum();
             tracing::info!(commit, objects, seconds = started.elapsed().as_secs_f64(), "synced");
+            let perf = if args.steps.skip_perf || prepared.tests.is_empty() {
+                std::collections::BTreeMap::new()
+            } else {
+                let outcomes = super::perf_command::run_steps(&prepared, &args.steps, &state_dir.join("perf"), Some(commit));
+                outcomes
+                    .into_iter()
+                    .map(|o| {
+                        let verdict = if o.failures.is_empty() { "passed".to_owned() } else { format!("failed: {}", o.failures.join("; ")) };
+                        tracing::info!(commit, test = %o.test, %verdict, "performance test");
+                        (o.test, verdict)
+                    })
+                    .collect()
+            };
             daemon.update(|s| {
                 s.phase = Phase::Synced;
                 s.applied_commit = Some(commit.to_owned());
@@ -370,6 +446,7 @@ fn sync(
                 s.pending = None;
                 s.objects_managed = objects;
                 s.drift = Vec::new();
+                s.perf = perf;
             });
             daemon.record_sync("success", started.elapsed().as_secs_f64());
             Some(prepared)
@@ -389,7 +466,7 @@ fn sync(
 /// Plans the commit last applied against the clusters: changes there are
 /// drift (someone else's edit or deletion). Recorded, counted, and with
 /// --self-heal applied again. The objects found drifted.
-fn drift(args: &WatchArgs, prepared: &Prepared, daemon: &Daemon, progress: &Progress) -> Vec<String> {
+fn drift(args: &WatchArgs, prepared: &Prepared, daemon: &Daemon, progress: &Progress, leading: &AtomicBool) -> Vec<String> {
     let options = plan_options(&args.prune, args.concurrency);
     let Ok((plans, errors)) = live_plans(prepared, &options) else { return Vec::new() };
     if !errors.is_empty() {
@@ -403,13 +480,14 @@ fn drift(args: &WatchArgs, prepared: &Prepared, daemon: &Daemon, progress: &Prog
         .map(|c| format!("{} {}{}", c.kind, c.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(), c.name))
         .collect();
     if drifted.is_empty() {
-        daemon.update(|_| {});
+        // Drift undone by someone else is no longer reported.
+        daemon.update(|s| s.drift = Vec::new());
         return drifted;
     }
     daemon.record_drift(drifted.len());
     tracing::warn!(objects = ?drifted, "drift from the applied commit");
     daemon.update(|s| s.drift = drifted.clone());
-    if !args.self_heal {
+    if !args.self_heal || !leading.load(Ordering::SeqCst) {
         return drifted;
     }
     let reconcile = weft::reconcile::Options { concurrency: args.concurrency, force_conflicts: true, wait: false, timeout: Duration::from_secs(300) };
@@ -421,10 +499,18 @@ fn drift(args: &WatchArgs, prepared: &Prepared, daemon: &Daemon, progress: &Prog
                 s.last_sync = Some(jiff::Timestamp::now().to_string());
             })
         }
-        Ok((_, errors)) => daemon.update(|s| {
-            s.phase = Phase::Failed;
-            s.last_error = Some(format!("self-heal failed {}", errors.join("; ")));
-        }),
+        Ok((results, errors)) => {
+            let failed: Vec<String> = results
+                .iter()
+                .flat_map(|(_, report)| report.steps.iter().filter(|s| matches!(s.outcome, weft::reconcile::Outcome::Failed)).map(|s| format!("{} {}: {}", s.kind, s.name, s.message)))
+                .chain(errors)
+                .collect();
+            tracing::error!("self-heal failed: {}", failed.join("; "));
+            daemon.update(|s| {
+                s.phase = Phase::Failed;
+                s.last_error = Some(format!("self-heal failed: {}", failed.join("; ")));
+            })
+        }
         Err(message) => daemon.update(|s| {
             s.phase = Phase::Failed;
             s.last_error = Some(message);
@@ -500,7 +586,9 @@ fn read_config_from_disk(root: &Path) -> Result<load::config::Config, String> {
 
 /// Joins the election and keeps taking part in it on the server runtime;
 /// `leading` follows the outcome.
-fn start_election(args: &WatchArgs, server: &tokio::runtime::Runtime, daemon: &Arc<Daemon>, leading: &Arc<AtomicBool>, stop: &Arc<AtomicBool>) -> Result<Arc<weft::watch::lease::Elector>, String> {
+type Election = (Arc<weft::watch::lease::Elector>, tokio::task::JoinHandle<()>);
+
+fn start_election(args: &WatchArgs, server: &tokio::runtime::Runtime, daemon: &Arc<Daemon>, leading: &Arc<AtomicBool>, stop: &Arc<AtomicBool>) -> Result<Election, String> {
     let namespace = args.lease_namespace.clone().unwrap_or_else(weft::watch::lease::default_namespace);
     let identity = weft::watch::lease::identity();
     let target = server.block_on(weft::cluster::Target::connect(args.cluster.kubeconfig.as_deref(), args.cluster.context.as_deref()))?;
@@ -508,13 +596,25 @@ fn start_election(args: &WatchArgs, server: &tokio::runtime::Runtime, daemon: &A
     tracing::info!(lease = %args.lease_name, %namespace, %identity, "joining leader election");
     daemon.update(|s| s.leader = Some(false));
     let (elector_task, daemon, leading, stop) = (elector.clone(), daemon.clone(), leading.clone(), stop.clone());
-    server.spawn(async move {
+    let lease_duration = args.lease_duration;
+    let task = server.spawn(async move {
+        let mut renewed = Instant::now();
         while !stop.load(Ordering::SeqCst) {
-            let leads = match elector_task.try_lead().await {
-                Ok(leads) => leads,
-                Err(message) => {
+            let attempt = tokio::time::timeout(elector_task.renew_every(), elector_task.try_lead()).await;
+            let leads = match attempt {
+                Ok(Ok(true)) => {
+                    renewed = Instant::now();
+                    true
+                }
+                Ok(Ok(false)) => false,
+                Ok(Err(message)) => {
                     tracing::warn!("{message}");
-                    false
+                    // A leader that cannot renew steps down before its lease lapses for others.
+                    leading.load(Ordering::SeqCst) && renewed.elapsed() < lease_duration * 2 / 3
+                }
+                Err(_) => {
+                    tracing::warn!("lease renewal timed out");
+                    leading.load(Ordering::SeqCst) && renewed.elapsed() < lease_duration * 2 / 3
                 }
             };
             if leads != leading.swap(leads, Ordering::SeqCst) {
@@ -528,7 +628,7 @@ fn start_election(args: &WatchArgs, server: &tokio::runtime::Runtime, daemon: &A
             tokio::time::sleep(elector_task.renew_every()).await;
         }
     });
-    Ok(elector)
+    Ok((elector, task))
 }
 
 fn init_logging(format: LogFormat, verbose: bool) {

@@ -496,6 +496,7 @@ fn model_display(name: &str) -> (String, &'static str) {
         "istio" => Some(("Istio", "Cloud Native Network")),
         "linkerd" => Some(("Linkerd", "Cloud Native Network")),
         "argo-rollouts" => Some(("Argo Rollouts", "App Definition and Development")),
+        "weft" => Some(("weft", "Observability and Analysis")),
         _ => None,
     };
     match known {

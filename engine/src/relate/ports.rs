@@ -14,7 +14,7 @@ const PORTS_POLICY: (&str, &str) =
     ("policies/relationships/ports.rego", include_str!("../../../policies/relationships/ports.rego"));
 
 const WORKLOADS: [&str; 8] = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController", "Rollout"];
-const ROUTERS: [&str; 3] = ["Ingress", "HTTPRoute", "GRPCRoute"];
+const ROUTERS: [&str; 4] = ["Ingress", "HTTPRoute", "GRPCRoute", "PerformanceTest"];
 
 /// What the checks found; `other_namespace` lists the components whose
 /// "selects nothing" finding is replaced by a more precise one.

@@ -72,7 +72,7 @@ fn render_diagnostic(out: &mut String, d: &Diagnostic, text: Option<&str>, style
     let _ = writeln!(out, "{}{}", style.severity(d.severity, &head), style.bold(&format!(": {message}")));
 
     // The quoted line, when there is a position and the text to quote.
-    let snippet = d.span.zip(text).and_then(|(span, text)| source_line(text, span.line).map(|line| (span, line)));
+    let snippet = d.span.zip(text).filter(|_| !d.sensitive).and_then(|(span, text)| source_line(text, span.line).map(|line| (span, line)));
     let width = snippet.map_or(1, |(span, _)| span.line.max(1).to_string().len());
     let pad = " ".repeat(width);
     let bar = style.gutter("|");

@@ -2,23 +2,29 @@
 //! Kubernetes' own controllers do it: the holder renews the lease well
 //! within its duration; another replica takes it over only once a renewal
 //! is overdue. Writes use the lease's resourceVersion, so two replicas
-//! racing for an expired lease cannot both win.
+//! racing for an expired lease cannot both win. Whether another holder's
+//! renewal is overdue is judged by when this process last saw the lease
+//! change, not by the holder's clock, as client-go does: clocks may differ.
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub struct Elector {
     api: Api<Lease>,
     name: String,
     identity: String,
     duration: Duration,
+    /// Another holder's record (holder, renew time) and when it was first
+    /// seen unchanged.
+    observed: Mutex<Option<((String, Option<jiff::Timestamp>), Instant)>>,
 }
 
 impl Elector {
     pub fn new(client: kube::Client, namespace: &str, name: &str, identity: &str, duration: Duration) -> Elector {
-        Elector { api: Api::namespaced(client, namespace), name: name.to_owned(), identity: identity.to_owned(), duration }
+        Elector { api: Api::namespaced(client, namespace), name: name.to_owned(), identity: identity.to_owned(), duration, observed: Mutex::new(None) }
     }
 
     /// How often the holder renews: a third of the duration, so two
@@ -56,9 +62,18 @@ impl Elector {
         let holder = spec.holder_identity.clone().unwrap_or_default();
         if holder != self.identity {
             let held_for = Duration::from_secs(spec.lease_duration_seconds.unwrap_or(seconds).max(0) as u64);
-            let renewed = spec.renew_time.as_ref().map(|t| t.0).unwrap_or_default();
-            let age_ms = now.as_millisecond() - renewed.as_millisecond();
-            let lapsed = holder.is_empty() || age_ms > held_for.as_millis() as i64;
+            let record = (holder.clone(), spec.renew_time.as_ref().map(|t| t.0));
+            let unchanged_since = {
+                let mut observed = self.observed.lock().expect("lease observation lock");
+                match &*observed {
+                    Some((seen, since)) if *seen == record => *since,
+                    _ => {
+                        *observed = Some((record, Instant::now()));
+                        Instant::now()
+                    }
+                }
+            };
+            let lapsed = holder.is_empty() || unchanged_since.elapsed() > held_for;
             if !lapsed {
                 return Ok(false);
             }

@@ -68,6 +68,9 @@ pub struct Status {
     /// Failed syncs in a row; retries back off.
     #[serde(default)]
     pub failures: u32,
+    /// The performance tests of the applied commit: `passed`, or why not.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub perf: BTreeMap<String, String>,
 }
 
 /// Upper bounds of the histograms' buckets, in seconds.
@@ -150,6 +153,11 @@ impl Daemon {
     pub fn suspect_drift(&self) {
         self.drift_suspected.store(true, Ordering::SeqCst);
         self.request_poll();
+    }
+
+    /// Whether drift is suspected (without clearing it).
+    pub fn drift_suspected(&self) -> bool {
+        self.drift_suspected.load(Ordering::SeqCst)
     }
 
     /// Whether drift was suspected since the last call.
@@ -236,7 +244,7 @@ impl Daemon {
             out.push_str(&format!("# HELP weft_leader Whether this replica holds the lease.\n# TYPE weft_leader gauge\nweft_leader {}\n", u8::from(leader)));
         }
         out.push_str("# HELP weft_webhook_requests_total Webhook requests, by result.\n# TYPE weft_webhook_requests_total counter\n");
-        for result in ["accepted", "rejected"] {
+        for result in ["accepted", "rejected", "standby"] {
             out.push_str(&format!("weft_webhook_requests_total{{result=\"{result}\"}} {}\n", m.webhooks.get(result).copied().unwrap_or(0)));
         }
         out.push_str(&format!("# HELP weft_drift_events_total Objects found drifted from the applied commit.\n# TYPE weft_drift_events_total counter\nweft_drift_events_total {}\n", m.drift_events));
@@ -290,6 +298,11 @@ async fn handle(daemon: &Daemon, request: Request<hyper::body::Incoming>) -> Res
             return reply(StatusCode::PAYLOAD_TOO_LARGE, "body too large or broken\n");
         }
     };
+    // A standby replica does not poll: the git host retries elsewhere.
+    if daemon.status().leader == Some(false) {
+        daemon.record_webhook("standby");
+        return reply(StatusCode::SERVICE_UNAVAILABLE, "standby: the leader polls\n");
+    }
     if !daemon.webhook_is_signed(&headers, &body) {
         daemon.record_webhook("rejected");
         return reply(StatusCode::UNAUTHORIZED, "missing or wrong signature\n");
