@@ -269,7 +269,7 @@ fn check_against_server(run: &Run, seen: &Seen, connections: u64) {
     assert_eq!(run.errors, run.status_codes.get("503").copied().unwrap_or(0));
     assert_eq!(run.error_kinds.get("status").copied().unwrap_or(0), run.errors);
     assert_eq!(seen.mismatched.load(Ordering::Relaxed), 0, "the server saw requests without the method, header or body");
-    assert_eq!(run.histogram().unwrap().is_empty(), false);
+    assert!(!run.histogram().unwrap().is_empty());
 }
 
 fn installed(generator: Generator) -> bool {

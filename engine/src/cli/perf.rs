@@ -96,6 +96,15 @@ pub(crate) struct PerfRunArgs {
     /// Who sends the load: weft's own generator, or wrk or hey when installed (their output becomes the same result); `fortio` runs weft's own [default: weft].
     #[arg(long, value_name = "NAME", value_parser = ["weft", "wrk", "hey", "fortio"])]
     load_generator: Option<String>,
+    /// A Prometheus server to ask for the target's CPU and memory over the test window (node-exporter metrics; cAdvisor's too with --prometheus-pod). Its figures land in the result's environment.
+    #[arg(long, value_name = "URL")]
+    prometheus: Option<String>,
+    /// The target's pods for cAdvisor's container metrics: NAMESPACE/NAME-REGEX.
+    #[arg(long, value_name = "NS/REGEX", requires = "prometheus")]
+    prometheus_pod: Option<String>,
+    /// A query of your own, NAME=PROMQL: its average and maximum over the window are recorded. Repeatable.
+    #[arg(long = "prometheus-query", value_name = "NAME=PROMQL", requires = "prometheus")]
+    prometheus_queries: Vec<String>,
 }
 
 #[derive(Args)]
@@ -125,6 +134,9 @@ fn run_test(args: PerfRunArgs) -> Result<ExitCode, String> {
         eprintln!("note: {note}");
     }
     let mut run = outcome.run;
+    if let Some(prometheus) = &args.prometheus {
+        add_target_metrics(&mut run, prometheus, args.prometheus_pod.as_deref(), &args.prometheus_queries)?;
+    }
     run.threshold_failures = run.check(&settings.thresholds);
     let baseline = args.baseline.as_deref().map(read_run).transpose()?;
     let comparison = match &baseline {
@@ -254,6 +266,29 @@ fn settings_of(args: &PerfRunArgs) -> Result<Settings, String> {
     Ok(settings)
 }
 
+/// Asks Prometheus for the target's figures over the run's window.
+fn add_target_metrics(run: &mut Run, prometheus: &str, pod: Option<&str>, own: &[String]) -> Result<(), String> {
+    let pod = match pod {
+        Some(text) => Some(text.split_once('/').ok_or_else(|| format!("--prometheus-pod `{text}`: expected NAMESPACE/NAME-REGEX"))?),
+        None => None,
+    };
+    let mut queries = weft::perf::prometheus::default_queries(pod);
+    for text in own {
+        queries.push(weft::perf::prometheus::parse_query(text)?);
+    }
+    let parse = |t: &str| t.parse::<jiff::Timestamp>().map_err(|e| format!("the run's time {t}: {e}"));
+    let (start, end) = (parse(&run.start_time)?, parse(&run.end_time)?);
+    // The window's last samples are scraped after it ends.
+    std::thread::sleep(Duration::from_secs(2));
+    let runtime = runtime()?;
+    let (figures, empty) = runtime.block_on(weft::perf::prometheus::query_window(prometheus, &queries, start, end))?;
+    if !empty.is_empty() {
+        eprintln!("note: Prometheus had no data for {} over the test window", empty.join(", "));
+    }
+    run.environment.target_metrics.extend(figures);
+    Ok(())
+}
+
 /// `10%` → 0.1; `0.1` → 0.1.
 fn parse_ratio(text: &str) -> Result<f64, String> {
     let value = match text.strip_suffix('%') {
@@ -316,6 +351,8 @@ pub(crate) fn run_steps(prepared: &Prepared, args: &StepArgs, default_results: &
         for step in &prepared.tests {
             let label = format!("{}/{} ({})", step.namespace, step.name, step.design);
             let resolve = |namespace: &str, name: &str, port: &serde_json::Value| -> Option<String> {
+                // A target without a namespace is in the test's.
+                let namespace = if namespace.is_empty() { step.namespace.as_str() } else { namespace };
                 for mapping in &args.perf_targets {
                     let (service, url) = mapping.split_once('=')?;
                     if service == format!("{namespace}/{name}") || service == name {
@@ -340,8 +377,8 @@ pub(crate) fn run_steps(prepared: &Prepared, args: &StepArgs, default_results: &
                     continue;
                 }
             };
-            let mut run = match weft::perf::load::run(&settings) {
-                Ok(run) => run,
+            let mut run = match weft::perf::external::run(&settings) {
+                Ok(outcome) => outcome.run,
                 Err(message) => {
                     outcomes.push(StepOutcome { test: label, run: None, failures: vec![message], stored: None });
                     continue;

@@ -432,6 +432,15 @@ fn sync(
                 outcomes
                     .into_iter()
                     .map(|o| {
+                        if let Some(run) = &o.run {
+                            let latency = [(0.5, run.latencies_ms.p50), (0.9, run.latencies_ms.p90), (0.99, run.latencies_ms.p99)]
+                                .into_iter()
+                                .chain(run.percentiles_ms.get("p99.9").map(|v| (0.999, *v)))
+                                .map(|(q, ms)| (q, ms / 1000.0))
+                                .collect();
+                            let error_ratio = if run.requests == 0 { 0.0 } else { run.errors as f64 / run.requests as f64 };
+                            daemon.record_perf(&o.test, o.failures.is_empty(), weft::watch::PerfFigures { latency, requests_per_second: run.actual_qps, error_ratio });
+                        }
                         let verdict = if o.failures.is_empty() { "passed".to_owned() } else { format!("failed: {}", o.failures.join("; ")) };
                         tracing::info!(commit, test = %o.test, %verdict, "performance test");
                         (o.test, verdict)

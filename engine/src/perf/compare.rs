@@ -23,9 +23,11 @@
 use super::{PERCENTILES, Run};
 use serde::Serialize;
 
-/// Bootstrap resamples per comparison.
+/// Bootstrap resamples per comparison (enough for stable 0.5 % tails).
 pub const RESAMPLES: usize = 2000;
-/// Two-sided confidence level of the intervals.
+/// Two-sided confidence level of the intervals. 99 % rather than 95 %:
+/// six percentiles are judged at once, and a verdict should not come from
+/// one of them landing in its 5 % by chance.
 pub const CONFIDENCE: f64 = 0.99;
 /// Smallest relative change of a latency or the rate called a difference.
 pub const MARGIN: f64 = 0.05;
@@ -33,10 +35,12 @@ pub const MARGIN: f64 = 0.05;
 /// points), on top of [`MARGIN`] relative to the baseline's rate.
 pub const ERROR_RATE_MARGIN: f64 = 0.0001;
 /// A percentile is judged only when each run holds at least this many
-/// samples above it; p99.99 of 20,000 requests is two samples, and no
-/// interval says anything true about it.
-pub const MIN_TAIL_SAMPLES: f64 = 10.0;
-const SEED: u64 = 0x5eed_0f_3ef7;
+/// samples above it: below that the bootstrap of an extreme percentile
+/// resamples a handful of values and its interval is too narrow (two runs
+/// of one distribution came out "worse" at p99.9 with 50 samples above
+/// it). So p99 needs 10,000 requests, p99.9 100,000, p99.99 a million.
+pub const MIN_TAIL_SAMPLES: f64 = 100.0;
+const SEED: u64 = 0x5eed_0f3e_f7ed;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
@@ -46,7 +50,7 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// Bootstrap resamples behind the latency intervals.
     pub resamples: usize,
-    /// Confidence level of the intervals (0.95).
+    /// Confidence level of the intervals ([`CONFIDENCE`]).
     pub confidence: f64,
     /// Smallest relative change of a latency or the rate judged
     /// `worse`/`better`.
@@ -124,6 +128,9 @@ pub fn compare(baseline: &Run, candidate: &Run, max_regression: Option<f64>) -> 
 
     let mut failures = Vec::new();
     if let Some(limit) = max_regression {
+        for row in rows.iter().filter(|r| (r.measure == "p50" || r.measure == "p99") && r.ci.is_none()) {
+            notes.push(format!("the gate cannot hold {} to {}: {}", row.measure, percent(limit), row.method));
+        }
         for row in rows.iter().filter(|r| r.measure == "p50" || r.measure == "p99") {
             if row.verdict == "worse" && row.change > limit {
                 let ci = row.ci.map(|[lo, hi]| format!(", {:.0} % interval {} … {}", CONFIDENCE * 100.0, signed_percent(lo / row.baseline), signed_percent(hi / row.baseline))).unwrap_or_default();
@@ -149,12 +156,12 @@ fn side(run: &Run) -> Side {
 /// from the recorded percentiles, without intervals.
 fn latency_rows(baseline: &Run, candidate: &Run, margin: f64, notes: &mut Vec<String>) -> Result<Vec<Row>, String> {
     let histograms = match (baseline.histogram(), candidate.histogram()) {
-        (Ok(b), Ok(c)) if b.len() > 0 && c.len() > 0 => Some((b, c)),
+        (Ok(b), Ok(c)) if !b.is_empty() && !c.is_empty() => Some((b, c)),
         (b, c) => {
             for (which, result) in [("baseline", b), ("candidate", c)] {
                 match result {
                     Err(e) => notes.push(format!("the {which} has no readable histogram ({e}): latencies compare the recorded percentiles, without intervals")),
-                    Ok(h) if h.len() == 0 => notes.push(format!("the {which}'s histogram is empty: latencies compare the recorded percentiles, without intervals")),
+                    Ok(h) if h.is_empty() => notes.push(format!("the {which}'s histogram is empty: latencies compare the recorded percentiles, without intervals")),
                     Ok(_) => {}
                 }
             }
@@ -207,7 +214,7 @@ fn latency_rows(baseline: &Run, candidate: &Run, margin: f64, notes: &mut Vec<St
         let change = relative(b, c);
         let tail = (1.0 - p / 100.0) * (hb.len().min(hc.len()) as f64);
         let (verdict, ci, method) = if tail < MIN_TAIL_SAMPLES {
-            ("same", None, format!("not judged: fewer than {MIN_TAIL_SAMPLES} samples above {name} in a run"))
+            ("same", None, format!("not judged: fewer than {MIN_TAIL_SAMPLES} samples above {name} in a run ({} requests needed)", count_text((MIN_TAIL_SAMPLES / (1.0 - p / 100.0)).round() as u64)))
         } else {
             let d = &mut differences[i];
             d.sort_by(f64::total_cmp);
@@ -241,7 +248,7 @@ fn rate_row(baseline: &Run, candidate: &Run, margin: f64) -> Row {
         }
     };
     let ((vb, tb), (vc, tc)) = (variance_of_mean(baseline), variance_of_mean(candidate));
-    let half = Z95 * (vb + vc).sqrt();
+    let half = Z * (vb + vc).sqrt();
     let ci = [c - b - half, c - b + half];
     let method = if tb && tc { "normal approximation from the per-second rates" } else { "normal approximation, Poisson counts (a run has no timeline)" };
     Row {
@@ -269,7 +276,7 @@ fn error_rate_row(baseline: &Run, candidate: &Run) -> Row {
         (p, p * (1.0 - p) / n)
     };
     let ((pb, vb), (pc, vc)) = (adjusted(baseline), adjusted(candidate));
-    let half = Z95 * (vb + vc).sqrt();
+    let half = Z * (vb + vc).sqrt();
     let ci = [pc - pb - half, pc - pb + half];
     let change = relative(b, c);
     let verdict = if (c - b).abs() <= ERROR_RATE_MARGIN || (b > 0.0 && change.abs() <= MARGIN) {
@@ -293,7 +300,8 @@ fn error_rate_row(baseline: &Run, candidate: &Run) -> Row {
     }
 }
 
-const Z95: f64 = 1.959_963_984_540_054;
+/// The standard normal quantile at 1 − (1 − [`CONFIDENCE`]) / 2.
+const Z: f64 = 2.575_829_303_548_901;
 
 /// `worse`/`better`/`same` for an interval of candidate − baseline and the
 /// relative change.
@@ -388,28 +396,60 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
+    #[cfg(test)]
     fn normal(&mut self) -> f64 {
         let (u1, u2) = (1.0 - self.uniform(), self.uniform());
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
-    /// Poisson(λ): by multiplication of uniforms for small λ, by its normal
-    /// approximation (continuity corrected) above 30.
+    /// Poisson(λ), exactly: by inversion below λ = 10, above by Hörmann's
+    /// transformed rejection with squeeze (PTRS, "The transformed rejection
+    /// method for generating Poisson random variables", 1993; numpy's
+    /// method), which takes about one pair of uniforms whatever λ is.
     fn poisson(&mut self, lambda: f64) -> u64 {
         if lambda <= 0.0 {
             return 0;
         }
-        if lambda > 30.0 {
-            return (lambda + lambda.sqrt() * self.normal() + 0.5).floor().max(0.0) as u64;
+        if lambda < 10.0 {
+            let (u, mut p) = (self.uniform(), (-lambda).exp());
+            let (mut k, mut cumulative) = (0u64, p);
+            while u > cumulative && k < 1000 {
+                k += 1;
+                p *= lambda / k as f64;
+                cumulative += p;
+            }
+            return k;
         }
-        let limit = (-lambda).exp();
-        let (mut k, mut product) = (0u64, self.uniform());
-        while product > limit {
-            k += 1;
-            product *= self.uniform();
+        let (sqrt, log) = (lambda.sqrt(), lambda.ln());
+        let b = 0.931 + 2.53 * sqrt;
+        let a = -0.059 + 0.02483 * b;
+        let inverse_alpha = 1.1239 + 1.1328 / (b - 3.4);
+        let vr = 0.9277 - 3.6224 / (b - 2.0);
+        loop {
+            let (u, v) = (self.uniform() - 0.5, self.uniform());
+            let us = 0.5 - u.abs();
+            let k = ((2.0 * a / us + b) * u + lambda + 0.43).floor();
+            if us >= 0.07 && v <= vr {
+                return k as u64;
+            }
+            if k < 0.0 || (us < 0.013 && v > us) {
+                continue;
+            }
+            if v.ln() + inverse_alpha.ln() - (a / (us * us) + b).ln() <= -lambda + k * log - ln_factorial(k) {
+                return k as u64;
+            }
         }
-        k
     }
+}
+
+/// ln(k!) for a whole k ≥ 0: exact below 10, Stirling's series above
+/// (error under 1e-10).
+fn ln_factorial(k: f64) -> f64 {
+    if k < 10.0 {
+        return (2..=k as u64).map(|i| (i as f64).ln()).sum();
+    }
+    let n = k;
+    n * n.ln() - n + 0.5 * (std::f64::consts::TAU * n).ln() + 1.0 / (12.0 * n) - 1.0 / (360.0 * n.powi(3)) + 1.0 / (1260.0 * n.powi(5))
 }
 
 /// The comparison as an aligned table, then the notes and the gate.
@@ -453,14 +493,14 @@ pub fn render_text(comparison: &Comparison) -> String {
     }
     out.push_str(&format!(
         "\nLatency intervals: bootstrap, {} Poisson resamples of each histogram. A change counts as worse or better when its interval excludes 0 and it exceeds {}.\n",
-        comparison.resamples,
+        count_text(comparison.resamples as u64),
         percent(comparison.margin)
     ));
     for note in &comparison.notes {
         out.push_str(&format!("note: {note}\n"));
     }
     match comparison.max_regression {
-        Some(limit) if comparison.failures.is_empty() => out.push_str(&format!("gate: p50 and p99 may grow by at most {}: passed\n", percent(limit))),
+        Some(limit) if comparison.failures.is_empty() => out.push_str(&format!("gate: p50 and p99 may grow by at most {}: {}\n", percent(limit), gate_passed(comparison))),
         Some(limit) => {
             out.push_str(&format!("gate: p50 and p99 may grow by at most {}: FAILED\n", percent(limit)));
             for failure in &comparison.failures {
@@ -470,6 +510,12 @@ pub fn render_text(comparison: &Comparison) -> String {
         None => {}
     }
     out
+}
+
+/// "passed", or what it passed with when p50 or p99 could not be judged.
+pub(crate) fn gate_passed(comparison: &Comparison) -> String {
+    let unjudged: Vec<&str> = comparison.rows.iter().filter(|r| (r.measure == "p50" || r.measure == "p99") && r.ci.is_none()).map(|r| r.measure.as_str()).collect();
+    if unjudged.is_empty() { "passed".to_owned() } else { format!("passed, but {} could not be judged (see the note)", unjudged.join(" and ")) }
 }
 
 /// A row's baseline, candidate, change and interval as text.
@@ -617,7 +663,8 @@ pub(crate) mod tests {
 
     #[test]
     fn noise_between_runs_of_one_distribution_is_not_flagged() {
-        for seed in 1..=8u64 {
+        // About a second a comparison in a debug build: six seeds.
+        for seed in 1..=6u64 {
             let a = run_of("a", &lognormal(seed, 50_000, 800.0, 0.6, 1.0), 50);
             let b = run_of("b", &lognormal(seed + 1000, 50_000, 800.0, 0.6, 1.0), 50);
             let c = compare(&a, &b, Some(0.1)).unwrap();
@@ -678,9 +725,10 @@ pub(crate) mod tests {
             assert_eq!(r.baseline, h.value_at_quantile(p / 100.0) as f64 / 1000.0, "{}", r.measure);
             assert_eq!(r.change, 0.0);
         }
-        // 20,000 samples put one above p99.99: not judged.
-        assert!(row(&c, "p99.99").ci.is_none());
-        assert!(row(&c, "p99.9").ci.is_some());
+        // 20,000 samples put 200 above p99, 20 above p99.9: only the
+        // first is judged.
+        assert!(row(&c, "p99.9").ci.is_none());
+        assert!(row(&c, "p99").ci.is_some());
     }
 
     #[test]
@@ -728,6 +776,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn poisson_draws_have_the_right_mean_and_variance() {
+        let mut rng = Rng::new(1);
+        for lambda in [0.5, 3.0, 9.9, 10.0, 25.0, 400.0, 1e6] {
+            let n = 20_000;
+            let draws: Vec<f64> = (0..n).map(|_| rng.poisson(lambda) as f64).collect();
+            let mean = draws.iter().sum::<f64>() / n as f64;
+            let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+            // Five standard errors of the mean; the variance within 5 %.
+            assert!((mean - lambda).abs() < 5.0 * (lambda / n as f64).sqrt(), "λ {lambda}: mean {mean}");
+            assert!((var / lambda - 1.0).abs() < 0.05, "λ {lambda}: variance {var}");
+        }
+        assert!((ln_factorial(20.0) - 2432902008176640000f64.ln()).abs() < 1e-9);
+        assert!((ln_factorial(10.0) - 3628800f64.ln()).abs() < 1e-9);
+    }
+
+    #[test]
     fn text_table() {
         let a = run_of("base", &lognormal(7, 50_000, 800.0, 0.6, 1.0), 50);
         let b = run_of("cand", &lognormal(8, 50_000, 800.0, 0.6, 1.3), 50);
@@ -743,33 +807,5 @@ pub(crate) mod tests {
         assert!(text.contains("p99.99"));
         assert!(text.contains("worse"));
         assert!(text.contains("gate: p50 and p99 may grow by at most 10 %: FAILED"), "{text}");
-    }
-}
-#[cfg(test)]
-mod tmp_probe {
-    use super::tests::*;
-    use super::*;
-    #[test]
-    fn probe() {
-        let mut excl = 0; let mut maxc: f64 = 0.0; let mut n = 0;
-        let t = std::time::Instant::now();
-        for seed in 100..300u64 {
-            let a = run_of("a", &lognormal(seed, 50_000, 800.0, 0.6, 1.0), 50);
-            let b = run_of("b", &lognormal(seed + 1000, 50_000, 800.0, 0.6, 1.0), 50);
-            let c = compare(&a, &b, Some(0.1)).unwrap();
-            for r in c.rows.iter().filter(|r| r.unit == "ms") {
-                if let Some([lo, hi]) = r.ci { n += 1; if lo > 0.0 || hi < 0.0 { excl += 1; eprintln!("seed {seed} {} change {:.4} ci {lo:.4} {hi:.4}", r.measure, r.change); } maxc = maxc.max(r.change.abs()); if r.verdict != "same" { eprintln!("FALSE {seed} {r:?}"); } }
-            }
-            if seed == 100 { eprintln!("{}", render_text(&c)); }
-        }
-        eprintln!("excluded {excl}/{n}, max |change| {maxc:.4}, {:?}", t.elapsed());
-        let a = run_of("a", &lognormal(7, 50_000, 800.0, 0.6, 1.0), 50);
-        let b = run_of("b", &lognormal(8, 50_000, 800.0, 0.6, 1.3), 50);
-        eprintln!("{}", render_text(&compare(&a, &b, Some(0.1)).unwrap()));
-        let a = run_of("a", &lognormal(21, 1_000_000, 900.0, 0.8, 1.0), 100);
-        let b = run_of("b", &lognormal(22, 1_000_000, 900.0, 0.8, 1.0), 100);
-        let t = std::time::Instant::now();
-        eprintln!("{}", render_text(&compare(&a, &b, Some(0.1)).unwrap()));
-        eprintln!("1M: {:?} buckets {}", t.elapsed(), a.histogram().unwrap().iter_recorded().count());
     }
 }

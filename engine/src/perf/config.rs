@@ -227,6 +227,9 @@ const MESHES: &[&str] = &[
     "cilium_service_mesh",
 ];
 
+/// `from_component`'s Service resolver.
+type Resolve<'r> = dyn Fn(&str, &str, &Value) -> Option<String> + 'r;
+
 /// Where errors point.
 enum Where<'a> {
     File { file: &'a str, root: &'a Node },
@@ -332,7 +335,7 @@ impl Reader<'_> {
     /// A whole number ≥ 1.
     fn count(&self, fields: &Fields, name: &str) -> Result<Option<usize>, String> {
         match self.number(fields, name)? {
-            Some((n, at)) if n.fract() != 0.0 || n < 1.0 || n > 1e9 => {
+            Some((n, at)) if n.fract() != 0.0 || !(1.0..=1e9).contains(&n) => {
                 Err(self.error(&at, format!("must be a whole number, at least 1, not {n}")))
             }
             other => Ok(other.map(|(n, _)| n as usize)),
@@ -661,7 +664,7 @@ impl Reader<'_> {
         spec: &Value,
         at: &str,
         namespace: Option<&str>,
-        resolve: Option<&dyn Fn(&str, &str, &Value) -> Option<String>>,
+        resolve: Option<&Resolve>,
     ) -> Result<Settings, String> {
         if spec.is_null() {
             return Err(self.error(at, "missing: a PerformanceTest needs a spec with a target"));

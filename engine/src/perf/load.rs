@@ -38,6 +38,7 @@ mod stats;
 use super::{Environment, Latencies, Run, Second, Settings, PERCENTILES};
 use client::{discard, Sender, Target};
 use futures::future::{self, Either};
+use futures::stream::{FuturesUnordered, StreamExt};
 use stats::{Bounds, Failure, Sample, Stats, ERROR_KINDS};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -134,7 +135,10 @@ fn execute(settings: &Settings, keep_samples: bool) -> Result<(Run, Vec<u64>), S
             .spawn(move || -> Result<Stats, String> {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start the load generator: {e}"))?;
                 let stats = RefCell::new(Stats::new(bounds, shared.window_start, open, keep_samples));
-                runtime.block_on(future::join_all((0..connections).map(|_| connection(&shared, &stats))));
+                runtime.block_on(async {
+                    let mut all: FuturesUnordered<_> = (0..connections).map(|_| connection(&shared, &stats)).collect();
+                    while all.next().await.is_some() {}
+                });
                 Ok(stats.into_inner())
             })
             .map_err(|e| format!("cannot start a load generator thread: {e}"))?;
@@ -204,6 +208,11 @@ async fn connection(shared: &Shared, stats: &RefCell<Stats>) {
 /// fails.
 async fn requests(shared: &Shared, stats: &RefCell<Stats>, mut sender: Sender, held: &mut Option<Instant>) -> End {
     let open = shared.rate > 0.0;
+    // The request timeout, kept lazily: one timer per connection, left set
+    // to an earlier request's deadline (never later than the current one)
+    // and moved on only when it fires, instead of a timer set and
+    // cancelled per request.
+    let mut timer = std::pin::pin!(tokio::time::sleep_until((Instant::now() + shared.timeout).into()));
     loop {
         let scheduled = if open {
             let at = match *held {
@@ -220,9 +229,6 @@ async fn requests(shared: &Shared, stats: &RefCell<Stats>, mut sender: Sender, h
             }
             Some(at)
         } else {
-            if Instant::now() >= shared.window_end {
-                return End::Done;
-            }
             None
         };
         match tokio::time::timeout_at((shared.window_end + shared.timeout).into(), sender.ready()).await {
@@ -235,17 +241,27 @@ async fn requests(shared: &Shared, stats: &RefCell<Stats>, mut sender: Sender, h
             return End::Done;
         }
         *held = None;
-        let exchange = async {
+        let deadline = sent + shared.timeout;
+        let mut exchange = std::pin::pin!(async {
             let response = sender.send(shared.target.request()).await?;
             let status = response.status().as_u16();
             discard(response.into_body()).await?;
             Ok::<u16, hyper::Error>(status)
-        };
-        let outcome = match tokio::time::timeout_at((sent + shared.timeout).into(), exchange).await {
-            Ok(Ok(status)) => Ok(status),
-            Ok(Err(error)) => Err(failure_of(&error)),
-            Err(_) => Err(Failure::Timeout),
-        };
+        });
+        let outcome = std::future::poll_fn(|cx| {
+            use std::task::Poll;
+            if let Poll::Ready(result) = exchange.as_mut().poll(cx) {
+                return Poll::Ready(result.map_err(|error| failure_of(&error)));
+            }
+            while timer.as_mut().poll(cx).is_ready() {
+                if Instant::now() >= deadline {
+                    return Poll::Ready(Err(Failure::Timeout));
+                }
+                timer.as_mut().reset(deadline.into());
+            }
+            Poll::Pending
+        })
+        .await;
         let done = Instant::now();
         let failed = outcome.is_err();
         stats.borrow_mut().record(Sample {

@@ -16,6 +16,7 @@ pub mod compare;
 pub mod config;
 pub mod external;
 pub mod load;
+pub mod prometheus;
 pub mod report;
 pub mod steps;
 

@@ -5,7 +5,7 @@
 //! lacks), rates and counts from the result's fields. The page needs no
 //! network: CSS is inline and the plots are SVG drawn here.
 
-use super::compare::{Comparison, cells, count_text, label, ms_text, percent, rate_text};
+use super::compare::{Comparison, cells, count_text, gate_passed, label, ms_text, percent, rate_text};
 use super::{PERCENTILES, Run};
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
@@ -122,7 +122,7 @@ fn errors_text(run: &Run) -> String {
 }
 
 fn usable_histogram(run: &Run) -> Option<Histogram<u64>> {
-    run.histogram().ok().filter(|h| h.len() > 0)
+    run.histogram().ok().filter(|h| !h.is_empty())
 }
 
 /// A percentile as the run recorded it, else from its histogram.
@@ -193,14 +193,14 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
     let histogram = usable_histogram(run);
     let title = if run.name.is_empty() { "perf".to_owned() } else { run.name.clone() };
     let mut page = String::new();
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>weft perf: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>weft perf: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
         esc(&title)
     );
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<header><h1>{}</h1><p class=\"target\"><code>{} {}</code> · {} · {}</p></header>\n",
+        "<header><h1>{}</h1><p class=\"target\"><code>{} {}</code> · {} · {}</p></header>",
         esc(&title),
         esc(&run.method),
         esc(&run.url),
@@ -222,7 +222,7 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
     }
     page.push_str("</section>\n");
     if let Some(shortfall) = shortfall(run) {
-        let _ = write!(page, "<p class=\"warning\">The achieved rate is {} below the requested rate: the target or the generator did not keep up ({} late sends).</p>\n", percent(shortfall), count_text(run.late_sends));
+        let _ = writeln!(page, "<p class=\"warning\">The achieved rate is {} below the requested rate: the target or the generator did not keep up ({} late sends).</p>", percent(shortfall), count_text(run.late_sends));
     }
     if !run.threshold_failures.is_empty() {
         page.push_str("<section class=\"failures\"><h2>Thresholds failed</h2><ul>");
@@ -244,7 +244,7 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
     page.push_str("</tr></thead><tbody>\n");
     let mut table_row = |name: &str, value: Option<f64>, uncorrected: Option<f64>| {
         let cell = |v: Option<f64>| v.map(|v| format!("<td class=\"num\" data-ms=\"{v}\">{} ms</td>", ms_text(v))).unwrap_or_else(|| "<td class=\"num\">—</td>".to_owned());
-        let _ = write!(page, "<tr data-measure=\"{name}\"><th>{name}</th>{}{}</tr>\n", cell(value), if open { cell(uncorrected) } else { String::new() });
+        let _ = writeln!(page, "<tr data-measure=\"{name}\"><th>{name}</th>{}{}</tr>", cell(value), if open { cell(uncorrected) } else { String::new() });
     };
     table_row("min", Some(run.latencies_ms.min), None);
     table_row("mean", Some(run.latencies_ms.average), None);
@@ -270,25 +270,25 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
 
     // The comparison.
     if let Some((base, comparison)) = baseline {
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<section><h2>Compared with the baseline</h2>\n<p>Baseline <strong>{}</strong> ({}, {} requests) against this run <strong>{}</strong> ({}).</p>\n",
+            "<section><h2>Compared with the baseline</h2>\n<p>Baseline <strong>{}</strong> ({}, {} requests) against this run <strong>{}</strong> ({}).</p>",
             esc(&label(&comparison.baseline)),
             esc(&base.start_time),
             count_text(base.requests),
             esc(&label(&comparison.candidate)),
             esc(&run.start_time)
         );
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<table id=\"comparison\"><thead><tr><th>measure</th><th>baseline</th><th>this run</th><th>change</th><th>verdict</th><th>{:.0} % interval of the change</th></tr></thead><tbody>\n",
+            "<table id=\"comparison\"><thead><tr><th>measure</th><th>baseline</th><th>this run</th><th>change</th><th>verdict</th><th>{:.0} % interval of the change</th></tr></thead><tbody>",
             comparison.confidence * 100.0
         );
         for row in &comparison.rows {
             let [b, c, change, interval] = cells(row);
-            let _ = write!(
+            let _ = writeln!(
                 page,
-                "<tr data-measure=\"{m}\"><th>{m}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"verdict {v}\">{v}</td><td>{}</td></tr>\n",
+                "<tr data-measure=\"{m}\"><th>{m}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"verdict {v}\">{v}</td><td>{}</td></tr>",
                 esc(&b),
                 esc(&c),
                 esc(&change),
@@ -298,18 +298,18 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
             );
         }
         page.push_str("</tbody></table>\n");
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<p class=\"note\">Latency intervals: bootstrap, {} Poisson resamples of each histogram. A change counts as worse or better when its interval excludes 0 and it exceeds {}.</p>\n",
-            comparison.resamples,
+            "<p class=\"note\">Latency intervals: bootstrap, {} Poisson resamples of each histogram. A change counts as worse or better when its interval excludes 0 and it exceeds {}.</p>",
+            count_text(comparison.resamples as u64),
             percent(comparison.margin)
         );
         for note in &comparison.notes {
-            let _ = write!(page, "<p class=\"note\">Note: {}</p>\n", esc(note));
+            let _ = writeln!(page, "<p class=\"note\">Note: {}</p>", esc(note));
         }
         if let Some(limit) = comparison.max_regression {
             if comparison.failures.is_empty() {
-                let _ = write!(page, "<p class=\"gate pass\">Gate: p50 and p99 may grow by at most {}: passed.</p>\n", percent(limit));
+                let _ = writeln!(page, "<p class=\"gate pass\">Gate: p50 and p99 may grow by at most {}: {}.</p>", percent(limit), esc(&gate_passed(comparison)));
             } else {
                 let _ = write!(page, "<div class=\"gate fail\"><p>Gate: p50 and p99 may grow by at most {}: <strong>failed</strong>.</p><ul>", percent(limit));
                 for failure in &comparison.failures {
@@ -325,17 +325,17 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
     if run.errors > 0 || !run.status_codes.is_empty() {
         page.push_str("<section><h2>Responses and errors</h2>\n<table id=\"responses\"><thead><tr><th></th><th>count</th></tr></thead><tbody>\n");
         for (code, n) in &run.status_codes {
-            let _ = write!(page, "<tr><th>status {}</th><td class=\"num\">{}</td></tr>\n", esc(code), count_text(*n));
+            let _ = writeln!(page, "<tr><th>status {}</th><td class=\"num\">{}</td></tr>", esc(code), count_text(*n));
         }
         for (kind, n) in &run.error_kinds {
-            let _ = write!(page, "<tr class=\"error\"><th>error: {}</th><td class=\"num\">{}</td></tr>\n", esc(kind), count_text(*n));
+            let _ = writeln!(page, "<tr class=\"error\"><th>error: {}</th><td class=\"num\">{}</td></tr>", esc(kind), count_text(*n));
         }
         page.push_str("</tbody></table></section>\n");
     }
     page.push_str("<section><h2>Run</h2>\n<dl class=\"facts\">\n");
     let mut fact = |name: &str, value: String| {
         if !value.is_empty() {
-            let _ = write!(page, "<dt>{}</dt><dd>{}</dd>\n", esc(name), esc(&value));
+            let _ = writeln!(page, "<dt>{}</dt><dd>{}</dd>", esc(name), esc(&value));
         }
     };
     fact("id", run.id.clone());
@@ -359,7 +359,7 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
 }
 
 fn card(page: &mut String, name: &str, value: &str, note: &str) {
-    let _ = write!(page, "<div class=\"card\" id=\"card-{}\"><div class=\"name\">{}</div><div class=\"value\">{}</div><div class=\"sub\">{}</div></div>\n", esc(&name.replace('.', "-")), esc(name), esc(value), esc(note));
+    let _ = writeln!(page, "<div class=\"card\" id=\"card-{}\"><div class=\"name\">{}</div><div class=\"value\">{}</div><div class=\"sub\">{}</div></div>", esc(&name.replace('.', "-")), esc(name), esc(value), esc(note));
 }
 
 const STYLE: &str = "
@@ -503,9 +503,9 @@ fn chart(id: &str, title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[
     let px = |v: f64| x0 + x.fraction(v) * (x1 - x0);
     let py = |v: f64| y0 + y.fraction(v) * (y1 - y0);
     let mut svg = String::new();
-    let _ = write!(
+    let _ = writeln!(
         svg,
-        "<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{t}\">\n<title>{t}</title>\n<text class=\"title\" x=\"{x0}\" y=\"20\">{t}</text>\n",
+        "<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{t}\">\n<title>{t}</title>\n<text class=\"title\" x=\"{x0}\" y=\"20\">{t}</text>",
         t = esc(title)
     );
     svg.push_str("<g class=\"grid\">");
@@ -530,9 +530,9 @@ fn chart(id: &str, title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[
             continue;
         }
         let points: Vec<String> = s.points.iter().map(|(a, b)| format!("{:.1},{:.1}", px(*a), py(*b))).collect();
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            "<polyline class=\"series\" data-series=\"{n}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} stroke-linejoin=\"round\" points=\"{}\"><title>{n}</title></polyline>\n",
+            "<polyline class=\"series\" data-series=\"{n}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} stroke-linejoin=\"round\" points=\"{}\"><title>{n}</title></polyline>",
             s.color,
             if s.dashed { " stroke-dasharray=\"6 4\"" } else { "" },
             points.join(" "),
@@ -547,9 +547,9 @@ fn chart(id: &str, title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[
         let width = 6.5 * m.text.chars().count() as f64;
         let (anchor, dx, dy) = if cx - 8.0 - width < x0 { ("start", 8.0, 16.0) } else { ("end", -8.0, -8.0) };
         let text = if m.labelled { format!("<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>", cx + dx, cy + dy, esc(&m.text)) } else { String::new() };
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            "<g class=\"mark\" data-measure=\"{}\" data-ms=\"{}\"><circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4\" fill=\"{}\"/>{text}<title>{}</title></g>\n",
+            "<g class=\"mark\" data-measure=\"{}\" data-ms=\"{}\"><circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4\" fill=\"{}\"/>{text}<title>{}</title></g>",
             esc(&m.measure),
             m.value_ms,
             m.color,
@@ -557,20 +557,29 @@ fn chart(id: &str, title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[
         );
     }
     // The legend, top right.
+    // The legend, top right; under the title, inside the plot, when the
+    // two would meet.
     let named: Vec<&Series> = series.iter().filter(|s| !s.points.is_empty()).collect();
     if named.len() > 1 {
+        let widths: Vec<f64> = named.iter().map(|s| 30.0 + 7.0 * s.name.chars().count() as f64).collect();
+        let total: f64 = widths.iter().sum();
+        let title_end = x0 + 8.0 * title.chars().count() as f64 + 16.0;
+        let y = if x1 - total < title_end { TOP + 14.0 } else { 16.0 };
         svg.push_str("<g class=\"legend\">");
+        if y > 16.0 {
+            let _ = write!(svg, "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{total:.1}\" height=\"20\" fill=\"#fff\" fill-opacity=\"0.85\"/>", x1 - total, y - 12.0);
+        }
         let mut lx = x1;
-        for s in named.iter().rev() {
-            let width = 30.0 + 7.0 * s.name.chars().count() as f64;
+        for (s, width) in named.iter().zip(&widths).rev() {
             lx -= width;
             let _ = write!(
                 svg,
-                "<line x1=\"{lx:.1}\" x2=\"{:.1}\" y1=\"16\" y2=\"16\" stroke=\"{}\" stroke-width=\"2\"{}/><text x=\"{:.1}\" y=\"20\">{}</text>",
+                "<line x1=\"{lx:.1}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{}\" stroke-width=\"2\"{}/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
                 lx + 18.0,
                 s.color,
                 if s.dashed { " stroke-dasharray=\"6 4\"" } else { "" },
                 lx + 22.0,
+                y + 4.0,
                 esc(&s.name)
             );
         }
@@ -616,7 +625,9 @@ fn percentile_chart(run: &Run, histogram: Option<&Histogram<u64>>, baseline: Opt
     let x_max = (count.max(1) as f64).log10().clamp(4.0, 5.0);
     let mut series = Vec::new();
     if let Some(base) = baseline {
-        series.push(Series { name: format!("baseline {}", if base.id.is_empty() { &base.name } else { &base.id }), color: "#7b8794", dashed: true, points: curve(base, base_histogram.as_ref(), x_max) });
+        // A short name: ids are UUIDs.
+        let id: String = if base.id.is_empty() { base.name.chars().take(16).collect() } else { base.id.chars().take(8).collect() };
+        series.push(Series { name: format!("baseline {id}"), color: "#7b8794", dashed: true, points: curve(base, base_histogram.as_ref(), x_max) });
     }
     let corrected = if run.uncorrected_percentiles_ms.is_empty() { "this run" } else { "this run (corrected)" };
     series.push(Series { name: corrected.to_owned(), color: "#2563eb", dashed: false, points: curve(run, histogram, x_max) });

@@ -120,6 +120,19 @@ struct Metrics {
     commit_to_apply: Histogram,
     /// Notifications by result: delivered, dropped.
     notifications: BTreeMap<&'static str, u64>,
+    /// Performance test runs by result: passed, failed.
+    perf_runs: BTreeMap<&'static str, u64>,
+    /// The last run of each performance test.
+    perf: BTreeMap<String, PerfFigures>,
+}
+
+/// What `/metrics` tells of a performance test's last run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PerfFigures {
+    /// Seconds, by quantile (0.5, 0.9, 0.99, 0.999).
+    pub latency: Vec<(f64, f64)>,
+    pub requests_per_second: f64,
+    pub error_ratio: f64,
 }
 
 /// The daemon's shared state.
@@ -220,6 +233,14 @@ impl Daemon {
         self.metrics.lock().expect("metrics lock").commit_to_apply.record(seconds.max(0.0));
     }
 
+    /// Records a performance test's run: counted by result, its figures
+    /// exported until the test runs again.
+    pub fn record_perf(&self, test: &str, passed: bool, figures: PerfFigures) {
+        let mut m = self.metrics.lock().expect("metrics lock");
+        *m.perf_runs.entry(if passed { "passed" } else { "failed" }).or_default() += 1;
+        m.perf.insert(test.to_owned(), figures);
+    }
+
     /// Counts a notification by result (`delivered`, `dropped`).
     pub fn record_notification(&self, result: &'static str) {
         *self.metrics.lock().expect("metrics lock").notifications.entry(result).or_default() += 1;
@@ -239,6 +260,27 @@ impl Daemon {
         out.push_str("# HELP weft_notifications_total Notifications sent, by result.\n# TYPE weft_notifications_total counter\n");
         for result in ["delivered", "dropped"] {
             out.push_str(&format!("weft_notifications_total{{result=\"{result}\"}} {}\n", m.notifications.get(result).copied().unwrap_or(0)));
+        }
+        out.push_str("# HELP weft_perf_runs_total Performance test runs, by result.\n# TYPE weft_perf_runs_total counter\n");
+        for result in ["passed", "failed"] {
+            out.push_str(&format!("weft_perf_runs_total{{result=\"{result}\"}} {}\n", m.perf_runs.get(result).copied().unwrap_or(0)));
+        }
+        if !m.perf.is_empty() {
+            let label = |test: &str| test.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str("# HELP weft_perf_latency_seconds Latency of the last run of each performance test, by quantile.\n# TYPE weft_perf_latency_seconds gauge\n");
+            for (test, figures) in &m.perf {
+                for (quantile, seconds) in &figures.latency {
+                    out.push_str(&format!("weft_perf_latency_seconds{{test=\"{}\",quantile=\"{quantile}\"}} {seconds}\n", label(test)));
+                }
+            }
+            out.push_str("# HELP weft_perf_requests_per_second Achieved rate of the last run of each performance test.\n# TYPE weft_perf_requests_per_second gauge\n");
+            for (test, figures) in &m.perf {
+                out.push_str(&format!("weft_perf_requests_per_second{{test=\"{}\"}} {}\n", label(test), figures.requests_per_second));
+            }
+            out.push_str("# HELP weft_perf_error_ratio Share of failed requests in the last run of each performance test.\n# TYPE weft_perf_error_ratio gauge\n");
+            for (test, figures) in &m.perf {
+                out.push_str(&format!("weft_perf_error_ratio{{test=\"{}\"}} {}\n", label(test), figures.error_ratio));
+            }
         }
         if let Some(leader) = status.leader {
             out.push_str(&format!("# HELP weft_leader Whether this replica holds the lease.\n# TYPE weft_leader gauge\nweft_leader {}\n", u8::from(leader)));
