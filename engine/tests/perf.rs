@@ -100,7 +100,7 @@ async fn answer(behaviour: Arc<Behaviour>, seen: Arc<Seen>, started: Instant, re
     }
     let mut wait = behaviour.delay;
     if let Some((every, extra)) = behaviour.stall_every
-        && n % every == 0
+        && n.is_multiple_of(every)
     {
         wait += extra;
     }
@@ -118,7 +118,7 @@ async fn answer(behaviour: Arc<Behaviour>, seen: Arc<Seen>, started: Instant, re
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
-    let failed = behaviour.fail_every.is_some_and(|every| n % every == 0);
+    let failed = behaviour.fail_every.is_some_and(|every| n.is_multiple_of(every));
     if failed {
         seen.failed.fetch_add(1, Ordering::SeqCst);
     }
@@ -400,4 +400,122 @@ fn the_command_line_prints_a_run() {
     assert_eq!((end - start).total(jiff::Unit::Millisecond).unwrap(), 2000.0);
     assert_eq!(run.histogram().unwrap().len(), run.requests);
     assert_eq!(run.percentiles_ms.len(), weft::perf::PERCENTILES.len());
+}
+
+/// A hand-written HTTP/1.1 server answering in turn with every framing a
+/// response can have, so the generator's lean HTTP/1.1 reader meets them
+/// all: chunked with trailers (200), a 100 Continue before the answer
+/// (201), a body larger than any read buffer (203), no body (204, and 200
+/// to HEAD), and `Connection: close` with the body up to the close (202).
+fn framings_target() -> (SocketAddr, Arc<AtomicU64>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counter = Arc::new(AtomicU64::new(0));
+    let served = counter.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let served = served.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut pending = Vec::new();
+                let mut buffer = [0u8; 4096];
+                loop {
+                    let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match stream.read(&mut buffer) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => pending.extend_from_slice(&buffer[..n]),
+                        }
+                        continue;
+                    };
+                    let head_request = pending.starts_with(b"HEAD ");
+                    pending.drain(..end + 4);
+                    let n = served.fetch_add(1, Ordering::SeqCst);
+                    let big = "x".repeat(100_000);
+                    let answer = if head_request {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_owned()
+                    } else {
+                        match n % 5 {
+                            0 => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: t\r\n\r\n".to_owned(),
+                            1 => "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok".to_owned(),
+                            2 => format!("HTTP/1.1 203 Non-Authoritative\r\nContent-Length: {}\r\n\r\n{big}", big.len()),
+                            3 => "HTTP/1.1 204 No Content\r\n\r\n".to_owned(),
+                            _ => "HTTP/1.1 202 Accepted\r\nConnection: close\r\n\r\nuntil the end".to_owned(),
+                        }
+                    };
+                    // In pieces, so the reader has to come back for more.
+                    for piece in answer.as_bytes().chunks(7000) {
+                        if stream.write_all(piece).is_err() {
+                            return;
+                        }
+                    }
+                    if !head_request && n % 5 == 4 {
+                        return; // closes
+                    }
+                }
+            });
+        }
+    });
+    (addr, counter)
+}
+
+#[test]
+fn http1_responses_of_every_framing() {
+    let _serial = serial();
+    let (addr, served) = framings_target();
+    let run = weft::perf::load::run(&settings(format!("http://{addr}/"), 0.0, 2, 1000, 0)).unwrap();
+    assert_eq!(run.errors, 0, "{:?}", run.error_kinds);
+    assert_eq!(run.requests, served.load(Ordering::SeqCst));
+    for status in ["200", "201", "202", "203", "204"] {
+        assert!(run.status_codes.get(status).is_some_and(|n| *n > 10), "{status}: {:?}", run.status_codes);
+    }
+    // HEAD: the Content-Length announces a body that never comes.
+    let (addr, served) = framings_target();
+    let mut head = settings(format!("http://{addr}/"), 0.0, 1, 500, 0);
+    head.method = "HEAD".to_owned();
+    let run = weft::perf::load::run(&head).unwrap();
+    assert_eq!(run.errors, 0, "{:?}", run.error_kinds);
+    assert_eq!(run.status_codes.keys().collect::<Vec<_>>(), ["200"]);
+    assert_eq!(run.requests, served.load(Ordering::SeqCst));
+    assert!(run.requests > 50, "{}", run.requests);
+}
+
+#[test]
+fn hyper_http1_client_gives_the_same_counts() {
+    // The lean HTTP/1.1 path and hyper's client must agree.
+    let _serial = serial();
+    weft::perf::load::HYPER_H1.store(true, Ordering::SeqCst);
+    let target = target(Behaviour { fail_every: Some(7), ..Behaviour::default() });
+    let run = weft::perf::load::run(&settings(target.url(), 0.0, 4, 1000, 0));
+    weft::perf::load::HYPER_H1.store(false, Ordering::SeqCst);
+    let run = run.unwrap();
+    let (served, failed) = (target.requests(), target.seen.failed.load(Ordering::SeqCst));
+    assert!(served > 100);
+    assert_eq!((run.requests, run.errors), (served, failed));
+    assert_eq!(run.error_kinds, BTreeMap::from([("status".to_owned(), failed)]));
+}
+
+#[test]
+fn a_connection_closed_while_idle_is_reopened_without_an_error() {
+    // Answers once per connection, then closes without saying so.
+    let _serial = serial();
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = [0u8; 4096];
+            let mut seen = Vec::new();
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    let run = weft::perf::load::run(&settings(format!("http://{addr}/"), 20.0, 1, 1000, 0)).unwrap();
+    assert_eq!(run.requests, 20);
+    assert_eq!(run.errors, 0, "{:?}", run.error_kinds);
 }

@@ -99,6 +99,11 @@ impl Source {
     /// Fetches every branch and tag of the remote, `depth` commits deep
     /// (0: all that is missing; `UNSHALLOW`: the whole history).
     fn download(&self, depth: i32) -> Result<(), git2::Error> {
+        // Processes sharing a cache (a CI job beside a daemon) fetch one
+        // after the other; libgit2's ref locks would fail the second
+        // instead. Released when the file closes; a cache where the lock
+        // cannot be taken is fetched unguarded.
+        let _guard = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(self.repo.path().join("weft-fetch.lock")).and_then(|file| file.lock().map(|()| file));
         let mut remote = self.repo.remote_anonymous(&self.location)?;
         let mut callbacks = RemoteCallbacks::new();
         callbacks.credentials(credentials);

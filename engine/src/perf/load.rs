@@ -6,10 +6,12 @@
 //! records never cross a thread. Each thread records into its own
 //! histograms; they are merged once, at the end.
 //!
-//! Connections: one task per connection drives hyper's low-level
-//! HTTP/1.1 or HTTP/2 connection (`client::conn`) and its requests in the
-//! same future, one request in flight at a time, kept alive for the whole
-//! run. A connection that fails or times out is dropped and opened anew
+//! Connections: one future per connection, one request in flight at a
+//! time, kept alive for the whole run. Plain `http://` HTTP/1.1 goes
+//! through a lean exchange (`h1`: a prebuilt request written as is, the
+//! answer scanned in place and skipped), which costs a third of hyper's
+//! CPU per request; h2 and https use hyper's low-level connections
+//! (`client::conn`), driven in the same future as their requests. A connection that fails or times out is dropped and opened anew
 //! (after a short backoff when connecting fails); a failed connect counts
 //! as a `connect` error at the time it was attempted.
 //!
@@ -33,10 +35,16 @@
 //! ends by `warmup + duration + timeout`.
 
 mod client;
+mod h1;
 mod stats;
 
+/// Send plain-http HTTP/1.1 through hyper's client instead of the lean
+/// exchange (`h1`): for comparisons. Also set by `WEFT_LOAD_HYPER_H1=1`.
+#[doc(hidden)]
+pub static HYPER_H1: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 use super::{Environment, Latencies, Run, Second, Settings, PERCENTILES};
-use client::{discard, Sender, Target};
+use client::{Sender, Target};
 use futures::future::{self, Either};
 use futures::stream::{FuturesUnordered, StreamExt};
 use stats::{Bounds, Failure, Sample, Stats, ERROR_KINDS};
@@ -108,6 +116,9 @@ fn execute(settings: &Settings, keep_samples: bool) -> Result<(Run, Vec<u64>), S
     }
     if settings.timeout.is_zero() {
         return Err("the timeout must be longer than 0".to_owned());
+    }
+    if std::env::var_os("WEFT_LOAD_HYPER_H1").is_some_and(|v| v == "1") {
+        HYPER_H1.store(true, Ordering::Relaxed);
     }
     let target = Target::new(settings)?;
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -231,10 +242,10 @@ async fn requests(shared: &Shared, stats: &RefCell<Stats>, mut sender: Sender, h
         } else {
             None
         };
-        match tokio::time::timeout_at((shared.window_end + shared.timeout).into(), sender.ready()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return End::Reconnect,
-            Err(_) => return End::Done,
+        // Immediate once the previous response has been read (the driver
+        // only has to see it); an error means the connection closed.
+        if !sender.ready().await {
+            return End::Reconnect;
         }
         let sent = Instant::now();
         if !open && sent >= shared.window_end {
@@ -242,16 +253,11 @@ async fn requests(shared: &Shared, stats: &RefCell<Stats>, mut sender: Sender, h
         }
         *held = None;
         let deadline = sent + shared.timeout;
-        let mut exchange = std::pin::pin!(async {
-            let response = sender.send(shared.target.request()).await?;
-            let status = response.status().as_u16();
-            discard(response.into_body()).await?;
-            Ok::<u16, hyper::Error>(status)
-        });
+        let mut exchange = std::pin::pin!(sender.exchange(&shared.target));
         let outcome = std::future::poll_fn(|cx| {
             use std::task::Poll;
             if let Poll::Ready(result) = exchange.as_mut().poll(cx) {
-                return Poll::Ready(result.map_err(|error| failure_of(&error)));
+                return Poll::Ready(result);
             }
             while timer.as_mut().poll(cx).is_ready() {
                 if Instant::now() >= deadline {
@@ -263,7 +269,8 @@ async fn requests(shared: &Shared, stats: &RefCell<Stats>, mut sender: Sender, h
         })
         .await;
         let done = Instant::now();
-        let failed = outcome.is_err();
+        let failed = !matches!(outcome, Ok((_, true)));
+        let outcome = outcome.map(|(status, _)| status);
         stats.borrow_mut().record(Sample {
             reference: scheduled.unwrap_or(sent),
             sent,
@@ -273,33 +280,11 @@ async fn requests(shared: &Shared, stats: &RefCell<Stats>, mut sender: Sender, h
         });
         if failed {
             // A timed-out HTTP/1.1 exchange leaves the connection mid-response;
-            // any failure is safest answered with a fresh connection.
+            // any failure is safest answered with a fresh connection, and
+            // so is a peer that closes after its answer.
             return End::Reconnect;
         }
     }
-}
-
-/// `http` for what the peer said wrong (a malformed response, a protocol
-/// error), `io` for a connection that broke.
-fn failure_of(error: &hyper::Error) -> Failure {
-    if error.is_parse() || error.is_parse_status() || error.is_parse_too_large() || error.is_user() {
-        return Failure::Http;
-    }
-    if error.is_timeout() {
-        return Failure::Timeout;
-    }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if cause.is::<std::io::Error>() {
-            return Failure::Io;
-        }
-        // h2 protocol errors (GOAWAY with an error, stream resets).
-        if cause.to_string().contains("protocol") {
-            return Failure::Http;
-        }
-        source = cause.source();
-    }
-    Failure::Io
 }
 
 fn result(settings: &Settings, shared: &Shared, stats: Stats, started: jiff::Timestamp) -> Result<Run, String> {

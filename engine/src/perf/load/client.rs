@@ -6,13 +6,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Incoming};
 use hyper::client::conn::{http1, http2};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, HOST};
-use hyper::{Method, Request, Response, Uri};
+use hyper::{Method, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use tokio::net::TcpStream;
+use super::stats::Failure;
 
 pub(super) type Body = Full<Bytes>;
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
@@ -31,6 +32,10 @@ pub(super) struct Target {
     request_uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    /// Plain http, HTTP/1.1: the whole request on the wire, for the lean
+    /// exchange (`h1`); None when hyper's client sends it.
+    pub wire: Option<Bytes>,
+    pub head: bool,
 }
 
 impl Target {
@@ -81,7 +86,10 @@ impl Target {
             }
             (addrs, None)
         };
-        Ok(Target { http2: settings.http2, uri, addrs, tls, method, request_uri, headers, body: Bytes::from(settings.body.clone()) })
+        let lean = !https && !settings.http2 && !super::HYPER_H1.load(std::sync::atomic::Ordering::Relaxed);
+        let wire = lean.then(|| Bytes::from(super::h1::encode(method.as_str(), request_uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"), &headers, &settings.body)));
+        let head = method == Method::HEAD;
+        Ok(Target { http2: settings.http2, uri, addrs, tls, method, request_uri, headers, body: Bytes::from(settings.body.clone()), wire, head })
     }
 
     /// A fresh request; every part is a cheap clone of the prebuilt one.
@@ -104,6 +112,9 @@ impl Target {
                     match TcpStream::connect(addr).await {
                         Ok(stream) => {
                             let _ = stream.set_nodelay(true);
+                            if self.wire.is_some() {
+                                return Ok((Sender::Lean(super::h1::Connection::new(stream)), Box::pin(std::future::pending())));
+                            }
                             return self.handshake(TokioIo::new(stream)).await;
                         }
                         Err(e) => last = Some(e),
@@ -141,27 +152,62 @@ pub(super) type Driver = Pin<Box<dyn Future<Output = ()>>>;
 pub(super) enum Sender {
     H1(http1::SendRequest<Body>),
     H2(http2::SendRequest<Body>),
+    Lean(super::h1::Connection),
 }
 
 impl Sender {
-    /// Ready for the next request; an error means the connection is gone.
-    pub async fn ready(&mut self) -> Result<(), hyper::Error> {
+    /// Ready for the next request; false when the connection is gone.
+    pub async fn ready(&mut self) -> bool {
         match self {
-            Sender::H1(sender) => sender.ready().await,
-            Sender::H2(sender) => sender.ready().await,
+            Sender::H1(sender) => sender.ready().await.is_ok(),
+            Sender::H2(sender) => sender.ready().await.is_ok(),
+            Sender::Lean(connection) => connection.alive(),
         }
     }
 
-    pub async fn send(&mut self, request: Request<Body>) -> Result<Response<Incoming>, hyper::Error> {
-        match self {
-            Sender::H1(sender) => sender.send_request(request).await,
-            Sender::H2(sender) => sender.send_request(request).await,
-        }
+    /// One request and its answer, read to the end: the status, and
+    /// whether the connection can carry another request.
+    pub async fn exchange(&mut self, target: &Target) -> Result<(u16, bool), Failure> {
+        let response = match self {
+            Sender::Lean(connection) => {
+                let wire = target.wire.as_deref().expect("lean connections have the request as bytes");
+                return connection.exchange(wire, target.head).await.map(|answer| (answer.status, answer.keep_alive));
+            }
+            Sender::H1(sender) => sender.send_request(target.request()).await,
+            Sender::H2(sender) => sender.send_request(target.request()).await,
+        };
+        let response = response.map_err(|error| failure_of(&error))?;
+        let status = response.status().as_u16();
+        discard(response.into_body()).await.map_err(|error| failure_of(&error))?;
+        Ok((status, true))
     }
 }
 
+/// `http` for what the peer said wrong (a malformed response, a protocol
+/// error), `io` for a connection that broke.
+fn failure_of(error: &hyper::Error) -> Failure {
+    if error.is_parse() || error.is_parse_status() || error.is_parse_too_large() || error.is_user() {
+        return Failure::Http;
+    }
+    if error.is_timeout() {
+        return Failure::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return Failure::Io;
+        }
+        // h2 protocol errors (GOAWAY with an error, stream resets).
+        if cause.to_string().contains("protocol") {
+            return Failure::Http;
+        }
+        source = cause.source();
+    }
+    Failure::Io
+}
+
 /// Reads a response body to its end, keeping nothing.
-pub(super) async fn discard(mut body: Incoming) -> Result<(), hyper::Error> {
+async fn discard(mut body: Incoming) -> Result<(), hyper::Error> {
     while !body.is_end_stream() {
         match body.frame().await {
             Some(frame) => {
