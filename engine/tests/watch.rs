@@ -187,6 +187,9 @@ fn the_daemon_applies_good_commits_holds_back_bad_ones_and_resumes() {
     assert_eq!(daemon.get("/healthz").0, 200);
     let status = daemon.wait_for("the first commit applied", |s| s["appliedCommit"] == good.as_str());
     assert_eq!(status["phase"], "Synced", "{status}");
+    let target = &status["targets"]["current"];
+    assert_eq!(target["commit"], good.as_str(), "per target: {status}");
+    assert_eq!(target["designs"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum::<u64>(), 1, "{status}");
     assert_eq!(daemon.get("/readyz").0, 200);
     let live = server.get("v1", "ConfigMap", Some("default"), "settings").expect("applied");
     assert_eq!(live["data"]["mode"], "fast");
@@ -315,6 +318,7 @@ fn without_auto_sync_a_commit_waits_as_a_pending_plan() {
     let daemon = cluster.watch(dir.path(), "state", &["--interval", "100ms"]);
     let status = daemon.wait_for("the plan recorded", |s| s["seenCommit"] == commit.as_str() && s["phase"] == "OutOfSync");
     assert_eq!(status["pending"], serde_json::json!({"create": 1}), "{status}");
+    assert_eq!(status["targets"]["current"]["pending"], serde_json::json!({"create": 1}), "per target: {status}");
     assert!(status["appliedCommit"].is_null());
     assert!(server.get("v1", "ConfigMap", Some("default"), "settings").is_none(), "nothing applied without --auto-sync");
     assert!(server.requests().iter().all(|r| r.verb != Verb::Apply || r.dry_run));

@@ -11,7 +11,7 @@ use weft::perf::{Run, Settings, Thresholds};
 #[derive(Subcommand)]
 pub(crate) enum PerfCommand {
     /// Send load to a URL and report latency percentiles, the achieved rate and errors.
-    Run(PerfRunArgs),
+    Run(Box<PerfRunArgs>),
     /// Compare two results (JSON or YAML files from `weft perf run -o`): percentiles and rate side by side, with a judgement of each change.
     Compare(PerfCompareArgs),
 }
@@ -122,7 +122,7 @@ pub(crate) struct PerfCompareArgs {
 
 pub(crate) fn run(command: PerfCommand) -> Result<ExitCode, String> {
     match command {
-        PerfCommand::Run(args) => run_test(args),
+        PerfCommand::Run(args) => run_test(*args),
         PerfCommand::Compare(args) => compare(args),
     }
 }

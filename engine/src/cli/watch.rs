@@ -95,14 +95,29 @@ pub(crate) fn run(mut args: WatchArgs, verbose: bool) -> Result<ExitCode, String
 
     let progress = Progress::hidden();
     let mut loop_state = Loop { applied: None, watchers: None, last_drift_check: Instant::now(), next_retry: None, changed_at, leading: leading.clone() };
+    let mut poll = true;
+    let mut last_poll = Instant::now();
     while !stop.load(Ordering::SeqCst) {
-        let started = Instant::now();
-        if leading.load(Ordering::SeqCst) {
-            step(&args, &settings, &cache, &daemon, server.handle(), verbose, &progress, &mut loop_state, &notify);
+        if poll {
+            last_poll = Instant::now();
         }
-        // Sleep in slices: SIGTERM is answered within a tenth of a second once the step in flight is done.
+        if leading.load(Ordering::SeqCst) {
+            step(&args, &settings, &cache, &daemon, server.handle(), verbose, &progress, &mut loop_state, &notify, poll);
+        }
+        // Sleep in slices: SIGTERM is answered within a tenth of a second
+        // once the step in flight is done. A poll is due at the interval or
+        // when asked (a webhook, a changed file); a drift check when a
+        // watcher saw a change.
         let drift_due = || daemon.drift_suspected() && loop_state.last_drift_check.elapsed() >= MIN_DRIFT_GAP;
-        while !stop.load(Ordering::SeqCst) && started.elapsed() < settings.interval && !daemon.take_poll_request() && !drift_due() {
+        loop {
+            if stop.load(Ordering::SeqCst) || drift_due() {
+                poll = false;
+                break;
+            }
+            if daemon.take_poll_request() || last_poll.elapsed() >= settings.interval {
+                poll = true;
+                break;
+            }
             std::thread::sleep(Duration::from_millis(20).min(settings.interval));
         }
     }
@@ -151,8 +166,14 @@ fn step(
     progress: &Progress,
     state: &mut Loop,
     notify: &dyn Fn(Event),
+    poll: bool,
 ) {
     let current = daemon.status();
+    // Woken by a watcher, not for a poll: the branch is not read.
+    if !poll {
+        check_drift(args, settings, daemon, progress, state, notify, &current);
+        return;
+    }
     let retry_due = current.phase == Phase::Failed && state.next_retry.is_none_or(|at| Instant::now() >= at);
     let (commit, loaded, committed_at) = if args.worktree {
         // The tree is read at every turn: its fingerprint is its commit id.
@@ -248,7 +269,15 @@ fn step(
             }
             Err(message) => daemon.update(|s| s.last_error = Some(format!("cannot read the applied commit {applied}: {message}"))),
         }
-    } else if let Some(prepared) = state.applied.as_ref().filter(|_| {
+    } else {
+        check_drift(args, settings, daemon, progress, state, notify, &current);
+    }
+}
+
+/// Plans the applied commit when a watcher saw a change, when no watcher
+/// runs, or every --resync: what differs is drift.
+fn check_drift(args: &WatchArgs, settings: &Settings, daemon: &Daemon, progress: &Progress, state: &mut Loop, notify: &dyn Fn(Event), current: &weft::watch::Status) {
+    if let Some(prepared) = state.applied.as_ref().filter(|_| {
         // The last good commit stays watched while a newer one is invalid.
         args.auto_sync && matches!(current.phase, Phase::Synced | Phase::Invalid)
             && (daemon.drift_suspected() && state.last_drift_check.elapsed() >= MIN_DRIFT_GAP
@@ -265,14 +294,32 @@ fn step(
             notify(event_of(&status, "drift", format!("{} object(s) differ from the applied commit", drifted.len()), drifted));
         }
         let status = daemon.status();
-        if status.drift != current.drift || status.phase != current.phase {
-            if let Err(e) = weft::watch::save_state(&settings.state_dir, &status) {
-                tracing::error!("{e}");
-            }
+        if (status.drift != current.drift || status.phase != current.phase)
+            && let Err(e) = weft::watch::save_state(&settings.state_dir, &status)
+        {
+            tracing::error!("{e}");
         }
     } else {
         daemon.update(|_| {});
     }
+}
+
+/// Each target's name and its objects of `commit` by design, in the
+/// order of `prepared.targets`.
+fn target_statuses(prepared: &Prepared, commit: &str) -> Vec<(String, weft::watch::TargetStatus)> {
+    prepared
+        .targets
+        .iter()
+        .map(|target| {
+            let mut designs = std::collections::BTreeMap::new();
+            for desired in &target.desired {
+                let design = prepared.repo.designs.get(desired.component.design).map_or_else(String::new, |d| d.name.clone());
+                *designs.entry(design).or_insert(0) += 1;
+            }
+            let name = target.context.clone().unwrap_or_else(|| "current".to_owned());
+            (name, weft::watch::TargetStatus { commit: Some(commit.to_owned()), designs, pending: None, last_error: None })
+        })
+        .collect()
 }
 
 /// Starts watchers on the kinds `prepared` applied; None when they cannot
@@ -393,16 +440,22 @@ fn sync(
         return match live_plans(&prepared, &options) {
             Ok((plans, errors)) if errors.is_empty() => {
                 let mut pending = std::collections::BTreeMap::new();
-                for change in plans.iter().flat_map(|p| &p.changes) {
-                    if !matches!(change.action, Action::Unchanged) {
-                        *pending.entry(format!("{:?}", change.action).to_lowercase()).or_insert(0) += 1;
+                let mut targets = target_statuses(&prepared, commit);
+                for (plan, (_, target)) in plans.iter().zip(targets.iter_mut()) {
+                    let mut waiting = std::collections::BTreeMap::new();
+                    for change in plan.changes.iter().filter(|c| !matches!(c.action, Action::Unchanged)) {
+                        let action = format!("{:?}", change.action).to_lowercase();
+                        *waiting.entry(action.clone()).or_insert(0) += 1;
+                        *pending.entry(action).or_insert(0) += 1;
                     }
+                    target.pending = Some(waiting);
                 }
                 tracing::info!(commit, pending = ?pending, "planned; auto-sync is off");
                 daemon.update(|s| {
                     s.phase = if pending.is_empty() { Phase::Synced } else { Phase::OutOfSync };
                     s.pending = Some(pending);
                     s.last_error = None;
+                    s.targets = targets.into_iter().collect();
                 });
                 daemon.record_sync("success", started.elapsed().as_secs_f64());
                 None
@@ -456,6 +509,7 @@ fn sync(
                 s.objects_managed = objects;
                 s.drift = Vec::new();
                 s.perf = perf;
+                s.targets = target_statuses(&prepared, commit).into_iter().collect();
             });
             daemon.record_sync("success", started.elapsed().as_secs_f64());
             Some(prepared)

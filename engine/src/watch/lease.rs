@@ -12,6 +12,9 @@ use kube::api::{Api, PostParams};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// A lease's holder and renew time, as last read.
+type Record = (String, Option<jiff::Timestamp>);
+
 pub struct Elector {
     api: Api<Lease>,
     name: String,
@@ -19,7 +22,7 @@ pub struct Elector {
     duration: Duration,
     /// Another holder's record (holder, renew time) and when it was first
     /// seen unchanged.
-    observed: Mutex<Option<((String, Option<jiff::Timestamp>), Instant)>>,
+    observed: Mutex<Option<(Record, Instant)>>,
 }
 
 impl Elector {

@@ -71,6 +71,24 @@ pub struct Status {
     /// The performance tests of the applied commit: `passed`, or why not.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub perf: BTreeMap<String, String>,
+    /// Per target (kubeconfig context, `current` for the current one): the
+    /// last sync's objects by design, and what waits there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub targets: BTreeMap<String, TargetStatus>,
+}
+
+/// One target's part of the status.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetStatus {
+    pub commit: Option<String>,
+    /// Objects of the commit on this target, by design.
+    pub designs: BTreeMap<String, usize>,
+    /// Changes waiting (auto-sync off), by action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<BTreeMap<String, usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// Upper bounds of the histograms' buckets, in seconds.
@@ -165,7 +183,6 @@ impl Daemon {
     /// plans the commit again at once.
     pub fn suspect_drift(&self) {
         self.drift_suspected.store(true, Ordering::SeqCst);
-        self.request_poll();
     }
 
     /// Whether drift is suspected (without clearing it).
