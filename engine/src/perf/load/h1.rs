@@ -1,14 +1,18 @@
 //! A lean HTTP/1.1 exchange for plain `http://` targets: the request is
-//! one prebuilt buffer written as is, the response head is scanned in
-//! place and the body skipped without being copied or kept. hyper's
+//! one prebuilt buffer written as is, the response head is parsed in
+//! place by `httparse` (hyper's own parser) into a stack array of
+//! headers, and the body is skipped without being copied or kept. hyper's
 //! client (still used for h2 and https) spends about 2–3 µs of CPU per
 //! request on channels, header maps and body plumbing, which on loopback
 //! is a quarter of the generator's cost per request and made it slower
-//! than wrk; this path costs well under a microsecond.
+//! than wrk; this path costs well under a microsecond. Only the framing
+//! decisions and the buffer handling are written here.
 //!
-//! Handled: Content-Length, chunked and read-until-close bodies, 1xx
-//! interim responses, bodiless answers (HEAD, 204, 304), `Connection:
-//! close` and HTTP/1.0 peers. Anything else malformed is an `http` error.
+//! Handled: Content-Length, chunked (sizes read by
+//! `httparse::parse_chunk_size`) and read-until-close bodies, 1xx interim
+//! responses, bodiless answers (HEAD, 204, 304), `Connection: close` and
+//! HTTP/1.0 peers. Anything httparse refuses, or otherwise malformed, is
+//! an `http` error.
 
 use super::stats::Failure;
 use std::time::{Duration, Instant};
@@ -17,6 +21,11 @@ use tokio::net::TcpStream;
 
 /// A head larger than this is refused.
 const MAX_HEAD: usize = 64 * 1024;
+/// A head with more headers than this is refused (hyper's default).
+const MAX_HEADERS: usize = 100;
+/// A chunk-size line (with its extensions) or trailer line longer than
+/// this is refused.
+const MAX_LINE: usize = 4096;
 const BUFFER: usize = 16 * 1024;
 /// A connection idle longer than this is checked for a close from the
 /// peer before it is used (an idle keep-alive timeout is not an error).
@@ -35,6 +44,14 @@ pub(super) struct Answer {
     pub status: u16,
     /// False when the peer closes the connection after this answer.
     pub keep_alive: bool,
+}
+
+/// What a response head says.
+struct Head {
+    status: u16,
+    framing: Framing,
+    /// False when the peer closes the connection after this response.
+    keep_alive: bool,
 }
 
 enum Framing {
@@ -62,7 +79,7 @@ impl Connection {
     pub async fn exchange(&mut self, request: &[u8], head: bool) -> Result<Answer, Failure> {
         self.stream.write_all(request).await.map_err(|_| Failure::Io)?;
         let answer = loop {
-            let (status, framing, keep_alive) = self.head(head).await?;
+            let Head { status, framing, keep_alive } = self.head(head).await?;
             if (100..200).contains(&status) && status != 101 {
                 continue; // interim (100 Continue, 103 Early Hints)
             }
@@ -122,63 +139,18 @@ impl Connection {
         }
     }
 
-    /// Parses the next response head: status, body framing, keep-alive.
-    async fn head(&mut self, head_request: bool) -> Result<(u16, Framing, bool), Failure> {
-        let length = loop {
-            if let Some(at) = find(&self.buf[self.start..self.end], b"\r\n\r\n") {
-                break at + 4;
+    /// Reads the next response head: status, body framing, keep-alive.
+    async fn head(&mut self, head_request: bool) -> Result<Head, Failure> {
+        loop {
+            if let Some((length, answer)) = parse_head(&self.buf[self.start..self.end], head_request)? {
+                self.start += length;
+                return Ok(answer);
             }
             if self.end - self.start > MAX_HEAD {
                 return Err(Failure::Http);
             }
             self.more().await?;
-        };
-        let text = &self.buf[self.start..self.start + length - 4];
-        self.start += length;
-        let mut lines = text.split(|b| *b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line));
-        let status_line = lines.next().ok_or(Failure::Http)?;
-        // HTTP/1.x SSS reason
-        if status_line.len() < 12 || !status_line.starts_with(b"HTTP/1.") || status_line[8] != b' ' {
-            return Err(Failure::Http);
         }
-        let http10 = status_line[7] == b'0';
-        let status = std::str::from_utf8(&status_line[9..12]).ok().and_then(|s| s.parse::<u16>().ok()).ok_or(Failure::Http)?;
-        let (mut length, mut chunked, mut close, mut keep_alive) = (None, false, false, false);
-        for line in lines {
-            let Some(colon) = line.iter().position(|b| *b == b':') else { return Err(Failure::Http) };
-            let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
-            if name.eq_ignore_ascii_case(b"content-length") {
-                let n = std::str::from_utf8(value).ok().and_then(|v| v.parse::<usize>().ok()).ok_or(Failure::Http)?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(Failure::Http);
-                }
-                length = Some(n);
-            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                chunked = value.rsplit(|b| *b == b',').next().is_some_and(|last| trim(last).eq_ignore_ascii_case(b"chunked"));
-                if !chunked {
-                    close = true; // an encoding we cannot frame: read to the end
-                }
-            } else if name.eq_ignore_ascii_case(b"connection") {
-                for token in value.split(|b| *b == b',').map(trim) {
-                    close |= token.eq_ignore_ascii_case(b"close");
-                    keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-                }
-            }
-        }
-        let reuse = !close && (!http10 || keep_alive);
-        let framing = if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
-            Framing::None
-        } else if chunked {
-            Framing::Chunked
-        } else if close && length.is_none() {
-            Framing::UntilClose
-        } else {
-            match length {
-                Some(n) => Framing::Length(n),
-                None => Framing::UntilClose,
-            }
-        };
-        Ok((status, framing, reuse))
     }
 
     /// Skips `n` bytes of body.
@@ -204,7 +176,7 @@ impl Connection {
                 self.start += at + 2;
                 return Ok(range);
             }
-            if self.end - self.start > 4096 {
+            if self.end - self.start > MAX_LINE {
                 return Err(Failure::Http);
             }
             self.more().await?;
@@ -214,10 +186,18 @@ impl Connection {
     /// Skips a chunked body and its trailers.
     async fn chunks(&mut self) -> Result<(), Failure> {
         loop {
-            let range = self.line().await?;
-            let line = &self.buf[range];
-            let digits = trim(line.split(|b| *b == b';').next().unwrap_or(line));
-            let size = std::str::from_utf8(digits).ok().and_then(|d| usize::from_str_radix(d, 16).ok()).ok_or(Failure::Http)?;
+            let size = loop {
+                let pending = &self.buf[self.start..self.end];
+                match httparse::parse_chunk_size(pending) {
+                    // httparse reads a line without digits as size 0.
+                    Ok(httparse::Status::Complete((used, size))) if pending[0].is_ascii_hexdigit() => {
+                        self.start += used;
+                        break usize::try_from(size).map_err(|_| Failure::Http)?;
+                    }
+                    Ok(httparse::Status::Partial) if pending.len() <= MAX_LINE => self.more().await?,
+                    _ => return Err(Failure::Http),
+                }
+            };
             if size == 0 {
                 // Trailers, up to an empty line.
                 while !self.line().await?.is_empty() {}
@@ -229,6 +209,49 @@ impl Connection {
             }
         }
     }
+}
+
+/// Parses a response head at the start of `bytes` with httparse: its
+/// length and what it says, or None while incomplete.
+fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let length = match response.parse(bytes) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(Failure::Http),
+    };
+    let (Some(version), Some(status)) = (response.version, response.code) else { return Err(Failure::Http) };
+    let (mut content_length, mut chunked, mut close, mut keep_alive) = (None, false, false, false);
+    for header in response.headers.iter() {
+        let (name, value) = (header.name.as_bytes(), trim(header.value));
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = std::str::from_utf8(value).ok().and_then(|v| v.parse::<usize>().ok()).ok_or(Failure::Http)?;
+            if content_length.is_some_and(|l| l != n) {
+                return Err(Failure::Http);
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            chunked = value.rsplit(|b| *b == b',').next().is_some_and(|last| trim(last).eq_ignore_ascii_case(b"chunked"));
+            if !chunked {
+                close = true; // an encoding we cannot frame: read to the end
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in value.split(|b| *b == b',').map(trim) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    let reuse = !close && (version != 0 || keep_alive);
+    let framing = if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
+        Framing::None
+    } else if chunked {
+        Framing::Chunked
+    } else {
+        content_length.map_or(Framing::UntilClose, Framing::Length)
+    };
+    Ok(Some((length, Head { status, framing, keep_alive: reuse })))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
