@@ -413,7 +413,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("`{text}`: unknown unit `{unit}` (ms, s, m, h)")),
     };
-    Ok(std::time::Duration::from_secs_f64(seconds))
+    std::time::Duration::try_from_secs_f64(seconds).ok().filter(|d| d.as_secs() < 10 * 365 * 86_400).ok_or_else(|| format!("`{text}` is too long a duration"))
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {

@@ -519,3 +519,21 @@ fn a_connection_closed_while_idle_is_reopened_without_an_error() {
     assert_eq!(run.requests, 20);
     assert_eq!(run.errors, 0, "{:?}", run.error_kinds);
 }
+
+#[test]
+fn an_open_loop_the_target_cannot_keep_is_cut_at_the_window_and_reports_the_shortfall() {
+    let _serial = serial();
+    // One connection to a 50 ms target keeps at most 20/s; 200/s is asked.
+    let target = target(Behaviour { delay: Duration::from_millis(50), ..Behaviour::default() });
+    let started = Instant::now();
+    let run = weft::perf::load::run(&settings(target.url(), 200.0, 1, 2000, 0)).unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(4), "the run ends with its window (plus the last answer), not with its schedule: {elapsed:?}");
+    assert!(run.actual_qps <= 25.0, "achieved {} of 200/s", run.actual_qps);
+    assert!(run.requests <= 50, "{}", run.requests);
+    assert_eq!(run.requests + run.skipped_sends, 400, "every slot of the window is sent or skipped");
+    assert!(run.late_sends > 0);
+    // Latency from the schedule grows through the window: the last sends left up to ~2 s late.
+    assert!(run.latencies_ms.max > 1000.0, "{:?}", run.latencies_ms);
+    assert!(run.check(&weft::perf::Thresholds { min_rate: Some(150.0), ..Default::default() }).iter().any(|f| f.contains("achieved rate")));
+}

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use weft_testserver::TestServer;
 
-/// A plain HTTP target answering 200 on keep-alive connections.
-fn target() -> String {
+/// A plain HTTP target answering 200 on keep-alive connections, after `delay`.
+fn target(delay: std::time::Duration) -> String {
     use http_body_util::Full;
     use hyper::body::Bytes;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -23,7 +23,10 @@ fn target() -> String {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(|_request| async { Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok\n")))) });
+                    let service = hyper::service::service_fn(move |_request| async move {
+                        tokio::time::sleep(delay).await;
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok\n"))))
+                    });
                     let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
                 });
             }
@@ -33,6 +36,10 @@ fn target() -> String {
 }
 
 fn design(p99_limit: &str) -> String {
+    design_with(p99_limit, "")
+}
+
+fn design_with(p99_limit: &str, more_thresholds: &str) -> String {
     format!(
         "apiVersion: v1
 kind: Service
@@ -66,7 +73,7 @@ spec:
     latency:
       p99: {p99_limit}
     maxErrorRate: 0.01
-"
+{more_thresholds}"
     )
 }
 
@@ -88,7 +95,7 @@ fn apply_runs_the_designs_performance_tests_and_fails_on_a_threshold() {
     std::fs::write(dir.path().join("weft.yaml"), "name: perf-steps\n").unwrap();
     std::fs::create_dir(dir.path().join("manifests")).unwrap();
     std::fs::write(dir.path().join("manifests/web.yaml"), design("500ms")).unwrap();
-    let url = target();
+    let url = target(std::time::Duration::ZERO);
 
     let output = apply(dir.path(), &kubeconfig, &url, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -120,6 +127,19 @@ fn apply_runs_the_designs_performance_tests_and_fails_on_a_threshold() {
     assert!(output.status.success());
     assert!(!String::from_utf8_lossy(&output.stdout).contains("perf default/web-latency"));
     assert_eq!(walk(&results).len(), 2);
+
+    // Against the stored baseline: a target 20 ms slower fails a 10 % regression gate
+    // (p99 with too few samples for a statistical judgement is held to its point change)...
+    std::fs::write(dir.path().join("manifests/web.yaml"), design_with("5s", "    maxRegression: 10%\n")).unwrap();
+    let slow = target(std::time::Duration::from_millis(20));
+    let output = apply(dir.path(), &kubeconfig, &slow, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("p50 grew") && stdout.contains("p99 grew"), "{stdout}");
+    // ...and does not become the baseline: the fast target passes against the first run again.
+    let output = apply(dir.path(), &kubeconfig, &url, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

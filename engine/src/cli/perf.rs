@@ -135,7 +135,10 @@ fn run_test(args: PerfRunArgs) -> Result<ExitCode, String> {
     }
     let mut run = outcome.run;
     if let Some(prometheus) = &args.prometheus {
-        add_target_metrics(&mut run, prometheus, args.prometheus_pod.as_deref(), &args.prometheus_queries)?;
+        // The run stands without them: a Prometheus that fails costs a note, not the result.
+        if let Err(message) = add_target_metrics(&mut run, prometheus, args.prometheus_pod.as_deref(), &args.prometheus_queries) {
+            eprintln!("note: no target figures from Prometheus: {message}");
+        }
     }
     run.threshold_failures = run.check(&settings.thresholds);
     let baseline = args.baseline.as_deref().map(read_run).transpose()?;
@@ -345,6 +348,10 @@ pub(crate) struct StepOutcome {
 /// compares it with the test's previous result.
 pub(crate) fn run_steps(prepared: &Prepared, args: &StepArgs, default_results: &Path, commit: Option<&str>) -> Vec<StepOutcome> {
     let results = args.perf_results.as_deref().unwrap_or(default_results);
+    if let Some(bad) = args.perf_targets.iter().find(|m| !m.split_once('=').is_some_and(|(service, url)| !service.is_empty() && url.contains("://"))) {
+        let failure = format!("--perf-target `{bad}`: expected NAMESPACE/NAME=URL or NAME=URL");
+        return prepared.tests.iter().map(|step| StepOutcome { test: format!("{}/{} ({})", step.namespace, step.name, step.design), run: None, failures: vec![failure.clone()], stored: None }).collect();
+    }
     let mut outcomes = Vec::new();
     let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     for target in &prepared.targets {
@@ -392,8 +399,14 @@ pub(crate) fn run_steps(prepared: &Prepared, args: &StepArgs, default_results: &
                 run.labels.insert("commit".to_owned(), commit.to_owned());
             }
             let mut failures = run.check(&settings.thresholds);
-            let dir = weft::perf::steps::results_dir(results, step);
-            if let Some(baseline) = weft::perf::steps::latest(&dir).and_then(|path| read_run(&path).ok()) {
+            let mut dir = weft::perf::steps::results_dir(results, step);
+            // Each cluster is its own baseline.
+            if let Some(context) = &target.context {
+                dir = dir.join(weft::render::dns_label(context));
+            }
+            // The baseline is the newest run that passed: a regression that
+            // failed once does not become the yardstick of the next run.
+            if let Some(baseline) = weft::perf::steps::newest(&dir, |path| read_run(path).ok().filter(|run| run.threshold_failures.is_empty())) {
                 match weft::perf::compare::compare(&baseline, &run, settings.thresholds.max_regression) {
                     Ok(comparison) => failures.extend(comparison.failures),
                     Err(message) => failures.push(format!("cannot compare with the baseline: {message}")),

@@ -128,8 +128,21 @@ pub fn compare(baseline: &Run, candidate: &Run, max_regression: Option<f64>) -> 
 
     let mut failures = Vec::new();
     if let Some(limit) = max_regression {
+        // Too few samples to judge: the gate holds the point change to the
+        // limit rather than letting any regression through.
         for row in rows.iter().filter(|r| (r.measure == "p50" || r.measure == "p99") && r.ci.is_none()) {
-            notes.push(format!("the gate cannot hold {} to {}: {}", row.measure, percent(limit), row.method));
+            if row.change > limit {
+                failures.push(format!(
+                    "{} grew {} ({} ms → {} ms), more than the {} allowed (too few samples to judge it statistically; the point change decides)",
+                    row.measure,
+                    signed_percent(row.change),
+                    row.baseline,
+                    row.candidate,
+                    percent(limit)
+                ));
+            } else {
+                notes.push(format!("{} could not be judged statistically ({}); its point change is within {}", row.measure, row.method, percent(limit)));
+            }
         }
         for row in rows.iter().filter(|r| r.measure == "p50" || r.measure == "p99") {
             if row.verdict == "worse" && row.change > limit {

@@ -571,8 +571,8 @@ fn build_run(settings: &Settings, window: &Window, histogram: &hdrhistogram::His
         id: id.to_string(),
         name: settings.name.clone(),
         labels: settings.labels.clone(),
-        start_time: window.start.to_string(),
-        end_time: end.to_string(),
+        start_time: stamp(window.start),
+        end_time: stamp(end),
         latencies_ms: Latencies {
             min: extremes.min_us / 1000.0,
             average: extremes.mean_us / 1000.0,
@@ -597,6 +597,7 @@ fn build_run(settings: &Settings, window: &Window, histogram: &hdrhistogram::His
         percentiles_ms,
         uncorrected_percentiles_ms: BTreeMap::new(),
         late_sends: 0,
+        skipped_sends: 0,
         timeline,
         histogram: base64::engine::general_purpose::STANDARD.encode(bytes),
         environment: Environment {
@@ -608,6 +609,11 @@ fn build_run(settings: &Settings, window: &Window, histogram: &hdrhistogram::His
         },
         threshold_failures: Vec::new(),
     }
+}
+
+/// RFC 3339 in UTC, to the millisecond (as the built-in generator writes it).
+fn stamp(t: jiff::Timestamp) -> String {
+    t.round(jiff::Unit::Millisecond).map_or_else(|_| t.to_string(), |t| t.to_string())
 }
 
 fn machine() -> String {

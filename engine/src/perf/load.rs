@@ -248,7 +248,10 @@ async fn requests(shared: &Shared, stats: &RefCell<Stats>, mut sender: Sender, h
             return End::Reconnect;
         }
         let sent = Instant::now();
-        if !open && sent >= shared.window_end {
+        // Nothing leaves after the window: a schedule the target could not
+        // keep is cut there, and what was not sent is counted as skipped
+        // (so the run ends by warm-up + duration + timeout).
+        if sent >= shared.window_end {
             return End::Done;
         }
         *held = None;
@@ -359,6 +362,7 @@ fn result(settings: &Settings, shared: &Shared, stats: Stats, started: jiff::Tim
         percentiles_ms: spectrum(latency),
         uncorrected_percentiles_ms: stats.uncorrected.as_ref().map(spectrum).unwrap_or_default(),
         late_sends: stats.late_sends,
+        skipped_sends: if shared.rate > 0.0 { ((shared.rate * duration_s).floor() as u64).saturating_sub(stats.requests) } else { 0 },
         timeline,
         histogram,
         environment: environment(),

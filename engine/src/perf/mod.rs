@@ -172,6 +172,11 @@ pub struct Run {
     /// Open loop only: sends that left more than 1 ms after their
     /// scheduled time, because every connection was busy.
     pub late_sends: u64,
+    /// Open loop only: requests of the window's schedule never sent,
+    /// because the window ended first (the target or the generator could
+    /// not keep the rate).
+    #[serde(default)]
+    pub skipped_sends: u64,
     pub timeline: Vec<Second>,
     /// The latency histogram (microseconds), HdrHistogram V2 compressed,
     /// base64: what `compare` and reports recompute percentiles from.

@@ -81,7 +81,10 @@ pub async fn query_window(base: &str, queries: &[Query], start: jiff::Timestamp,
             .finish();
         let url = format!("{}/api/v1/query_range?{parameters}", base.trim_end_matches('/'));
         let uri: hyper::Uri = url.parse().map_err(|e| format!("Prometheus URL {base}: {e}"))?;
-        let response = client.get(uri).await.map_err(|e| format!("Prometheus at {base}: {e}"))?;
+        let response = tokio::time::timeout(std::time::Duration::from_secs(10), client.get(uri))
+            .await
+            .map_err(|_| format!("Prometheus at {base} did not answer within 10 s"))?
+            .map_err(|e| format!("Prometheus at {base}: {e}"))?;
         let status = response.status();
         let body = response.into_body().collect().await.map_err(|e| format!("Prometheus at {base}: {e}"))?.to_bytes();
         let answer: Answer = serde_json::from_slice(&body).map_err(|e| format!("Prometheus at {base} answered {status} with something else than a query result: {e}"))?;

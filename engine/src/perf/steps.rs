@@ -51,12 +51,12 @@ pub fn results_dir(root: &Path, step: &TestStep) -> PathBuf {
     root.join(crate::render::dns_label(&step.design)).join(crate::render::dns_label(&format!("{}-{}", step.namespace, step.name)))
 }
 
-/// The newest result in `dir`, by file name (results are named so that
-/// the name sorts by time).
-pub fn latest(dir: &Path) -> Option<PathBuf> {
+/// The newest result in `dir` that `keep` accepts, by file name (results
+/// are named so that the name sorts by time).
+pub fn newest<T>(dir: &Path, keep: impl Fn(&Path) -> Option<T>) -> Option<T> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
     files.sort();
-    files.pop()
+    files.iter().rev().find_map(|path| keep(path))
 }
 
 /// A result's file name: the time (sortable) and, when known, the commit.
