@@ -374,6 +374,7 @@ fn hand_built_run() -> weft::perf::Run {
         percentiles_ms: percentiles(5.0),
         uncorrected_percentiles_ms: percentiles(4.0),
         late_sends: 12,
+        skipped_sends: 0,
         timeline: vec![Second { second: 0, requests: 1000, errors: 0, p50_ms: 0.6, p99_ms: 4.1 }, Second { second: 1, requests: 999, errors: 3, p50_ms: 0.7, p99_ms: 5.0 }],
         histogram: "HISTFAAAACl4nJNpmSzMwMDAzAABMFpGSkbqh4NJ7iMNA3uIqBqTDwMHAwBPWQV0".into(),
         environment: Environment {
