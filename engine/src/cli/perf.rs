@@ -142,6 +142,9 @@ fn run_test(args: PerfRunArgs) -> Result<ExitCode, String> {
     }
     run.threshold_failures = run.check(&settings.thresholds);
     let baseline = args.baseline.as_deref().map(read_run).transpose()?;
+    if baseline.is_none() && settings.thresholds.max_regression.is_some() {
+        eprintln!("note: --max-regression needs a --baseline to compare with; not checked");
+    }
     let comparison = match &baseline {
         Some(baseline) => {
             let comparison = weft::perf::compare::compare(baseline, &run, settings.thresholds.max_regression)?;

@@ -22,12 +22,12 @@ pub struct Query {
 pub fn default_queries(pod: Option<(&str, &str)>) -> Vec<Query> {
     let query = |name: &str, promql: String| Query { name: name.to_owned(), promql };
     let mut queries = vec![
-        query("node_cpu_percent", r#"100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[15s])))"#.to_owned()),
+        query("node_cpu_percent", r#"100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[1m])))"#.to_owned()),
         query("node_memory_used_mib", "(node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes) / 1048576".to_owned()),
     ];
     if let Some((namespace, pod)) = pod {
         let selector = format!(r#"namespace="{namespace}",pod=~"{pod}",container!="""#);
-        queries.push(query("pod_cpu_cores", format!("sum(rate(container_cpu_usage_seconds_total{{{selector}}}[15s]))")));
+        queries.push(query("pod_cpu_cores", format!("sum(rate(container_cpu_usage_seconds_total{{{selector}}}[1m]))")));
         queries.push(query("pod_memory_mib", format!("sum(container_memory_working_set_bytes{{{selector}}}) / 1048576")));
     }
     queries
