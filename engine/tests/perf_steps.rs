@@ -136,10 +136,12 @@ fn apply_runs_the_designs_performance_tests_and_fails_on_a_threshold() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("p50 grew") && stdout.contains("p99 grew"), "{stdout}");
-    // ...and does not become the baseline: the fast target passes against the first run again.
-    let output = apply(dir.path(), &kubeconfig, &url, &[]);
+    // ...and does not become the baseline: the same slow target fails again
+    // (against the failed run it would have passed as unchanged).
+    let output = apply(dir.path(), &kubeconfig, &slow, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("p50 grew"), "{stdout}");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
