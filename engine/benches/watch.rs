@@ -50,17 +50,22 @@ fn config(name: &str, value: usize) -> String {
 }
 
 fn commit(repo: &git2::Repository, path: &str, text: &str) {
-    let root = repo.workdir().unwrap();
-    std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
-    std::fs::write(root.join(path), text).unwrap();
+    write(repo.workdir().unwrap(), path, text);
+    commit_files(repo, &[path.to_owned()]);
+}
+
+/// Commits the files at `paths` as they are in the working tree; the id.
+fn commit_files(repo: &git2::Repository, paths: &[String]) -> String {
     let mut index = repo.index().unwrap();
-    index.add_path(Path::new(path)).unwrap();
+    for path in paths {
+        index.add_path(Path::new(path)).unwrap();
+    }
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
     let signature = git2::Signature::now("bench", "bench@example.com").unwrap();
     let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
     let parents: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(Some("HEAD"), &signature, &signature, "change", &tree, &parents).unwrap();
+    repo.commit(Some("HEAD"), &signature, &signature, "change", &tree, &parents).unwrap().to_string()
 }
 
 fn post_webhook(address: &str) {
@@ -246,19 +251,7 @@ fn rss_run(weft: &Path) -> RssRun {
         write(root, &format!("manifests/app-{file:03}.yaml"), &app_file(file, 0));
     }
     let paths: Vec<String> = std::iter::once("weft.yaml".to_owned()).chain(std::iter::once("manifests/namespaces.yaml".to_owned())).chain((0..RSS_FILES).map(|f| format!("manifests/app-{f:03}.yaml"))).collect();
-    let commit_paths = |paths: &[String]| {
-        let mut index = repo.index().unwrap();
-        for path in paths {
-            index.add_path(Path::new(path)).unwrap();
-        }
-        index.write().unwrap();
-        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-        let signature = git2::Signature::now("bench", "bench@example.com").unwrap();
-        let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
-        let parents: Vec<&git2::Commit> = parents.iter().collect();
-        repo.commit(Some("HEAD"), &signature, &signature, "change", &tree, &parents).unwrap().to_string()
-    };
-    let first = commit_paths(&paths);
+    let first = commit_files(&repo, &paths);
     let state = scratch.path().join("state");
     let args = ["--repo", root.to_str().unwrap(), "--branch", "main", "--auto-sync", "--interval", "5s", "--state-dir", state.to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()];
     let started = Instant::now();
@@ -284,7 +277,7 @@ fn rss_run(weft: &Path) -> RssRun {
         let file: usize = path[14..17].parse().unwrap();
         write(root, path, &app_file(file, 1));
     }
-    let update = commit_paths(&changed);
+    let update = commit_files(&repo, &changed);
     wait_applied(&address, &update);
     let update_peak_mib = vm_kib(pid, "VmHWM:") / 1024.0;
     stop_daemon(child);

@@ -113,12 +113,7 @@ fn a_corrupt_object_is_a_diagnostic_at_its_file() {
     permissions.set_readonly(false);
     std::fs::set_permissions(&object, permissions).unwrap();
     std::fs::write(&object, b"not a zlib stream").unwrap();
-    let (code, report) = validate_json(&["--rev", "v1", dir.path().to_str().unwrap()], dir.path());
-    assert_eq!(code, 1, "{report}");
-    let unreadable = with_code(&report, "unreadable");
-    assert_eq!(unreadable.len(), 1, "{report}");
-    assert_eq!(unreadable[0].0, "manifests/app.yaml");
-    assert!(unreadable[0].4.contains(&blob), "{report}");
+    assert_unreadable_app_yaml(dir.path(), &blob);
 }
 
 #[test]
@@ -313,12 +308,7 @@ fn a_missing_object_is_a_diagnostic_at_its_file() {
     let blob = repo.find_commit(good).unwrap().tree().unwrap().get_path(Path::new("manifests/app.yaml")).unwrap().id().to_string();
     let object = dir.path().join(".git/objects").join(&blob[..2]).join(&blob[2..]);
     std::fs::remove_file(&object).unwrap();
-    let (code, report) = validate_json(&["--rev", "v1", dir.path().to_str().unwrap()], dir.path());
-    assert_eq!(code, 1, "{report}");
-    let unreadable = with_code(&report, "unreadable");
-    assert_eq!(unreadable.len(), 1, "{report}");
-    assert_eq!(unreadable[0].0, "manifests/app.yaml");
-    assert!(unreadable[0].4.contains(&blob), "{report}");
+    assert_unreadable_app_yaml(dir.path(), &blob);
 }
 
 #[test]
@@ -368,4 +358,15 @@ fn a_revision_or_folder_over_the_total_caps_is_one_clear_error() {
     assert_eq!(code, 1, "{report}");
     assert_eq!(with_code(&report, "file-too-large").len(), 1, "{report}");
     assert_eq!(report["designs"].as_array().unwrap().len(), 3, "{report}");
+}
+
+/// Validating tag v1 reports `manifests/app.yaml`, whose blob `blob` the
+/// object database cannot give, as one `unreadable` diagnostic.
+fn assert_unreadable_app_yaml(dir: &Path, blob: &str) {
+    let (code, report) = validate_json(&["--rev", "v1", dir.to_str().unwrap()], dir);
+    assert_eq!(code, 1, "{report}");
+    let unreadable = with_code(&report, "unreadable");
+    assert_eq!(unreadable.len(), 1, "{report}");
+    assert_eq!(unreadable[0].0, "manifests/app.yaml");
+    assert!(unreadable[0].4.contains(blob), "{report}");
 }

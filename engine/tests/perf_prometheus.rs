@@ -5,6 +5,9 @@
 //! with a note, when the two programs are not installed (`.ci/run`
 //! installs them).
 
+mod common;
+
+use common::http_target;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
@@ -33,29 +36,6 @@ fn get(url: &str) -> Option<String> {
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
-}
-
-/// A plain HTTP target answering 200 to everything, on keep-alive connections.
-fn target() -> String {
-    use http_body_util::Full;
-    use hyper::body::Bytes;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(|_request| async { Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok\n")))) });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
-                });
-            }
-        });
-    });
-    format!("http://{address}/")
 }
 
 fn installed(program: &str) -> bool {
@@ -105,7 +85,7 @@ fn target_cpu_and_memory_come_from_a_real_prometheus() {
         std::thread::sleep(Duration::from_millis(250));
     }
 
-    let url = target();
+    let url = format!("{}/", http_target(Duration::ZERO));
     let output = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(["perf", "run", "--url", &url, "-c", "4", "-d", "3s", "--warmup", "0s", "--format", "json"])
         .args(["--prometheus", &prometheus, "--prometheus-query", "scrapes=count(up)"])

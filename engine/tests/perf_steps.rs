@@ -5,35 +5,12 @@
 //! PerformanceTest itself is never applied; its result is stored and the
 //! next run is compared with it; a failed threshold fails the apply.
 
+mod common;
+
+use common::http_target;
 use std::path::Path;
 use std::process::{Command, Output};
 use weft_testserver::TestServer;
-
-/// A plain HTTP target answering 200 on keep-alive connections, after `delay`.
-fn target(delay: std::time::Duration) -> String {
-    use http_body_util::Full;
-    use hyper::body::Bytes;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |_request| async move {
-                        tokio::time::sleep(delay).await;
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok\n"))))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
-                });
-            }
-        });
-    });
-    format!("http://{address}")
-}
 
 fn design(p99_limit: &str) -> String {
     design_with(p99_limit, "")
@@ -95,7 +72,7 @@ fn apply_runs_the_designs_performance_tests_and_fails_on_a_threshold() {
     std::fs::write(dir.path().join("weft.yaml"), "name: perf-steps\n").unwrap();
     std::fs::create_dir(dir.path().join("manifests")).unwrap();
     std::fs::write(dir.path().join("manifests/web.yaml"), design("500ms")).unwrap();
-    let url = target(std::time::Duration::ZERO);
+    let url = http_target(std::time::Duration::ZERO);
 
     let output = apply(dir.path(), &kubeconfig, &url, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -131,7 +108,7 @@ fn apply_runs_the_designs_performance_tests_and_fails_on_a_threshold() {
     // Against the stored baseline: a target 20 ms slower fails a 10 % regression gate
     // (p99 with too few samples for a statistical judgement is held to its point change)...
     std::fs::write(dir.path().join("manifests/web.yaml"), design_with("5s", "    maxRegression: 10%\n")).unwrap();
-    let slow = target(std::time::Duration::from_millis(20));
+    let slow = http_target(std::time::Duration::from_millis(20));
     let output = apply(dir.path(), &kubeconfig, &slow, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");

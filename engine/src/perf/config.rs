@@ -145,8 +145,14 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
         seconds += value * scale;
         rest = after;
     }
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is too long a duration"))
+    // As the command line's durations: a test's times add up to deadlines
+    // (Instant + Duration), which must not overflow.
+    Duration::try_from_secs_f64(seconds).ok().filter(|d| d.as_secs() < MAX_DURATION_SECS).ok_or_else(|| format!("`{text}` is too long a duration"))
 }
+
+/// Ten years: longer than any test, short enough that deadlines built
+/// from several durations cannot overflow.
+const MAX_DURATION_SECS: u64 = 10 * 365 * 86_400;
 
 /// `10%` → 0.1, `0.1` → 0.1.
 pub fn parse_ratio(text: &str) -> Result<f64, String> {
@@ -894,6 +900,7 @@ mod tests {
         }
         for bad in ["", "30", "1d", "-1s", "s", "1h-5m", "1..5s", "fast", "1.5", "10 s"] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?} parsed");
+        assert!(parse_go_duration("100000000h").unwrap_err().contains("too long"), "deadlines built from it would overflow");
         }
         assert!(parse_go_duration("60").unwrap_err().contains("needs a unit"));
         assert!(parse_go_duration("3d").unwrap_err().contains("unknown unit `d`"));

@@ -101,3 +101,31 @@ pub fn git_remove(repo: &git2::Repository, path: &str) {
     index.write().unwrap();
     let _ = std::fs::remove_file(repo.workdir().unwrap().join(path));
 }
+
+/// A plain HTTP target answering 200 `ok` on keep-alive connections,
+/// after `delay`, served from its own thread: what a performance test
+/// loads. Its base URL, without a trailing slash.
+pub fn http_target(delay: std::time::Duration) -> String {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_request| async move {
+                        tokio::time::sleep(delay).await;
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok\n"))))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                });
+            }
+        });
+    });
+    format!("http://{address}")
+}
