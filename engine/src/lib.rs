@@ -24,6 +24,7 @@ pub mod reconcile;
 pub mod check;
 pub mod watch;
 pub mod perf;
+pub mod onboard;
 
 // Rego evaluation allocates a small value for nearly every step; glibc's
 // allocator spent a third of a large run in malloc and free. Set here, not

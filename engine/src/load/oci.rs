@@ -142,3 +142,63 @@ fn read_tar<R: Read>(
     }
     Ok(members)
 }
+
+/// A Meshery OCI design tarball, the layout `oci.rs` reads and Meshery's
+/// `?oci=true` export writes: a docker-save archive (`manifest.json`, an
+/// image config named by its digest, one gzip layer) whose layer holds
+/// `files` (Meshery puts `design.yml` and `artifacthub-pkg.yml` there).
+/// The bytes depend only on the arguments (zero mtimes, fixed owners,
+/// meshkit's zero `created` time), so an export can be a golden file.
+pub fn pack(repo_tag: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let hex = |bytes: &[u8]| crate::render::hex(&Sha256::digest(bytes));
+    let layer_tar = tar_of(files.iter().map(|(name, content)| (name.to_string(), content.to_vec())));
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gzip, &layer_tar).expect("writing to memory");
+    let layer = gzip.finish().expect("writing to memory");
+    let layer_name = format!("{}.tar.gz", hex(&layer));
+    let config = serde_json::json!({
+        "architecture": "",
+        "created": "0001-01-01T00:00:00Z",
+        "history": [{"created": "0001-01-01T00:00:00Z"}],
+        "os": "",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", hex(&layer_tar))]},
+        "config": {},
+    });
+    let config = serde_json::to_vec(&config).expect("JSON values serialise");
+    let config_name = format!("sha256:{}", hex(&config));
+    let manifest = serde_json::json!([{"Config": config_name, "RepoTags": [repo_tag], "Layers": [layer_name]}]);
+    let manifest = serde_json::to_vec(&manifest).expect("JSON values serialise");
+    tar_of([("manifest.json".to_string(), manifest), (config_name, config), (layer_name, layer)])
+}
+
+fn tar_of(members: impl IntoIterator<Item = (String, Vec<u8>)>) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, content) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        builder.append_data(&mut header, &name, content.as_slice()).expect("writing to memory");
+    }
+    builder.into_inner().expect("writing to memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_tarballs_read_back_and_are_reproducible() {
+        let design = b"name: shop\nschemaVersion: designs.meshery.io/v1beta1\n";
+        let package = b"name: shop\nversion: 0.1.0\n";
+        let files: [(&str, &[u8]); 2] = [("design.yml", design), ("artifacthub-pkg.yml", package)];
+        let packed = pack("shop:0.1.0", &files);
+        assert_eq!(packed, pack("shop:0.1.0", &files));
+        assert!(is_archive(Path::new("shop.tar"), &packed));
+        let Ok(designs) = design_files(&packed, 1 << 20) else { panic!("the tarball must read back") };
+        assert_eq!(designs, vec![("design.yml".to_string(), design.to_vec())]);
+    }
+}
