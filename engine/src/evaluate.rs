@@ -426,7 +426,7 @@ fn bump_version(doc: &mut Value) {
 
 /// A v1beta1 design for a file of manifests (or an old `services:`
 /// design): one component per object, ids as weft gave them.
-fn design_document(design: &Design, registry: &Registry) -> Value {
+pub fn design_document(design: &Design, registry: &Registry) -> Value {
     let components: Vec<Value> = design
         .components
         .iter()

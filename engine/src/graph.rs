@@ -39,6 +39,35 @@ pub enum EdgeSource {
     Inferred { index: usize },
 }
 
+/// A relationship end that names nothing: a declared relationship's end
+/// whose component is not in the design, or a reference weft resolves
+/// (a ConfigMap a Deployment mounts) that no object in the repo answers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Dangling {
+    /// The end that is present.
+    pub node: NodeIndex,
+    /// Whether the missing end is the relationship's `to` (the present end
+    /// is its `from`) or its `from`.
+    pub missing_is_to: bool,
+    pub missing: Missing,
+    pub kind: String,
+    pub r#type: String,
+    pub sub_type: String,
+    /// The diagnostic code that reports it.
+    pub code: String,
+    pub inferred: bool,
+}
+
+/// What a dangling end names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Missing {
+    /// A component id of the design.
+    Component(String),
+    /// An object of a kind, by name when the reference is a plain name
+    /// (a selector names none).
+    Object { kind: String, name: Option<String> },
+}
+
 /// Identity of a Kubernetes object: what the API server would consider the
 /// same object.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,6 +96,7 @@ pub struct Graph {
     by_key: HashMap<ObjectKey, NodeIndex>,
     /// Index of each design's first node.
     offsets: Vec<usize>,
+    dangling: Vec<Dangling>,
 }
 
 impl Graph {
@@ -144,11 +174,17 @@ impl Graph {
         const MAX_PAIRS: usize = 10_000;
         let mut missing = std::collections::HashSet::new();
         let mut pairs = std::collections::BTreeSet::new();
+        let mut dangling = std::collections::BTreeSet::new();
         for selector in &relationship.selectors {
             let mut resolve = |ends: &[crate::design::Endpoint]| {
                 let mut nodes = Vec::new();
+                let mut absent = Vec::new();
                 for end in ends {
-                    match self.by_id.get(&(d, end.id.clone())) {
+                    let found = self.by_id.get(&(d, end.id.clone()));
+                    if found.is_none() && !absent.contains(&end.id) {
+                        absent.push(end.id.clone());
+                    }
+                    match found {
                         Some(node) if !nodes.contains(node) => nodes.push(*node),
                         Some(_) => {}
                         None if missing.insert(end.id.clone()) => diagnostics.push(
@@ -164,10 +200,21 @@ impl Graph {
                         None => {}
                     }
                 }
-                nodes
+                (nodes, absent)
             };
-            let from = resolve(&selector.from);
-            let to = resolve(&selector.to);
+            let (from, absent_from) = resolve(&selector.from);
+            let (to, absent_to) = resolve(&selector.to);
+            // Each present end keeps a line to what it names and lacks,
+            // within the same cap as the pairs.
+            let present_to_absent =
+                from.iter().flat_map(|&a| absent_to.iter().map(move |id| (a, true, id.clone())));
+            let absent_to_present =
+                to.iter().flat_map(|&b| absent_from.iter().map(move |id| (b, false, id.clone())));
+            for end in present_to_absent.chain(absent_to_present) {
+                if dangling.len() < MAX_PAIRS {
+                    dangling.insert(end);
+                }
+            }
             for &a in &from {
                 for &b in &to {
                     if pairs.len() == MAX_PAIRS {
@@ -178,13 +225,34 @@ impl Graph {
                             )
                             .at(&design.file, Some(sources.locate_origin(&relationship.origin))),
                         );
+                        self.add_dangling(dangling, relationship);
                         return self.add_edges(pairs, d, r, relationship);
                     }
                     pairs.insert((a, b));
                 }
             }
         }
+        self.add_dangling(dangling, relationship);
         self.add_edges(pairs, d, r, relationship);
+    }
+
+    fn add_dangling(
+        &mut self,
+        ends: std::collections::BTreeSet<(NodeIndex, bool, String)>,
+        relationship: &crate::design::Relationship,
+    ) {
+        for (node, missing_is_to, id) in ends {
+            self.dangling.push(Dangling {
+                node,
+                missing_is_to,
+                missing: Missing::Component(id),
+                kind: relationship.kind.clone(),
+                r#type: relationship.r#type.clone(),
+                sub_type: relationship.sub_type.clone(),
+                code: codes::DANGLING_RELATIONSHIP.name.to_owned(),
+                inferred: false,
+            });
+        }
     }
 
     fn add_edges(
@@ -238,6 +306,38 @@ impl Graph {
                 );
             }
         }
+    }
+
+    /// Records the references inference could not resolve as dangling
+    /// ends, so pictures of the graph can show them.
+    pub fn add_unresolved(&mut self, inference: &crate::relate::Inference, designs: &[Design]) {
+        use crate::relate::End;
+        let mut seen: std::collections::HashSet<Dangling> = self.dangling.iter().cloned().collect();
+        for unresolved in &inference.unresolved {
+            let End::Component { design, component } = unresolved.at else { continue };
+            let Some(target) = crate::relate::missing_target(inference, designs, unresolved) else { continue };
+            let def = &inference.definitions[inference.rules[unresolved.rule].def];
+            let node = NodeIndex::new(self.position(ComponentRef { design, component }));
+            let dangling = Dangling {
+                node,
+                missing_is_to: target.side != "to",
+                missing: Missing::Object { kind: target.what, name: target.name },
+                kind: def.kind.clone(),
+                r#type: def.r#type.clone(),
+                sub_type: def.sub_type.clone(),
+                code: target.code,
+                inferred: true,
+            };
+            // A reference several rules resolve (a roleRef to a Role or a
+            // ClusterRole) is one missing object.
+            if seen.insert(dangling.clone()) {
+                self.dangling.push(dangling);
+            }
+        }
+    }
+
+    pub fn dangling(&self) -> &[Dangling] {
+        &self.dangling
     }
 
     /// Nodes are added design by design, component by component.
@@ -366,7 +466,30 @@ impl Graph {
                 inferred: matches!(edge.source, EdgeSource::Inferred { .. }),
             })
             .collect();
-        GraphView { nodes, edges }
+        let dangling = self
+            .dangling
+            .iter()
+            .map(|end| {
+                let (id, target_kind, target_name) = match &end.missing {
+                    Missing::Component(id) => (Some(id.clone()), None, None),
+                    Missing::Object { kind, name } => (None, Some(kind.clone()), name.clone()),
+                };
+                DanglingView {
+                    component: self.component(designs, end.node).id.clone(),
+                    node: end.node.index(),
+                    missing_end: if end.missing_is_to { "to" } else { "from" },
+                    id,
+                    target_kind,
+                    target_name,
+                    kind: end.kind.clone(),
+                    r#type: end.r#type.clone(),
+                    sub_type: end.sub_type.clone(),
+                    inferred: end.inferred,
+                    code: end.code.clone(),
+                }
+            })
+            .collect();
+        GraphView { nodes, edges, dangling }
     }
 }
 
@@ -378,6 +501,10 @@ impl Graph {
 pub struct GraphView {
     pub nodes: Vec<NodeView>,
     pub edges: Vec<EdgeView>,
+    /// Relationship ends that name nothing; absent from JSON when there
+    /// are none, as before they were listed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dangling: Vec<DanglingView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -409,6 +536,33 @@ pub struct EdgeView {
     pub from_node: usize,
     #[serde(skip)]
     pub to_node: usize,
+}
+
+/// A relationship end that names nothing, as `weft graph` prints it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DanglingView {
+    /// The id of the component at the present end.
+    pub component: String,
+    /// Its position in `nodes`.
+    #[serde(skip)]
+    pub node: usize,
+    /// `to` when the component refers to the missing end, else `from`.
+    pub missing_end: &'static str,
+    /// The component id a declared relationship names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The kind and name a reference names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
+    pub kind: String,
+    #[serde(rename = "type")]
+    pub r#type: String,
+    pub sub_type: String,
+    pub inferred: bool,
+    pub code: String,
 }
 
 impl GraphView {

@@ -8,6 +8,7 @@
 pub mod design;
 pub mod diagnostic;
 pub mod graph;
+pub mod picture;
 pub mod load;
 pub mod model;
 pub mod report;
@@ -25,6 +26,9 @@ pub mod check;
 pub mod watch;
 pub mod perf;
 pub mod onboard;
+pub mod import;
+pub mod export;
+pub mod catalog;
 
 // Rego evaluation allocates a small value for nearly every step; glibc's
 // allocator spent a third of a large run in malloc and free. Set here, not

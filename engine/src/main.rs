@@ -20,6 +20,10 @@ use weft::validate;
 mod perf_command;
 #[path = "cli/watch.rs"]
 mod watch_command;
+#[path = "cli/catalog.rs"]
+mod catalog_command;
+#[path = "cli/import.rs"]
+mod import_command;
 
 #[derive(Parser)]
 #[command(name = "weft", version, about = "Declarative GitOps for cloud native infrastructure: validate, graph and model Meshery designs and Kubernetes manifests.")]
@@ -51,11 +55,17 @@ enum Command {
     Check(CheckArgs),
     /// Keep a cluster equal to a git branch: poll it, and validate, plan and (with --auto-sync) apply each new commit.
     Watch(WatchArgs),
+    /// Make a Meshery design from a design, manifests, a Docker Compose file, a Kustomization, rendered Helm output (`-`) or a running cluster, with its relationships inferred.
+    Import(Box<import_command::ImportArgs>),
+    /// Write a design out as Kubernetes manifests, a Meshery design or a Meshery OCI tarball.
+    Export(import_command::ExportArgs),
     /// Performance tests: send load to a URL and report latency percentiles, rate and errors (SMP results); compare runs.
     Perf {
         #[command(subcommand)]
         command: perf_command::PerfCommand,
     },
+    /// Reusable designs: list and show them, copy one into a repository (`use`), exchange them with Meshery as OCI tarballs.
+    Catalog(catalog_command::CatalogArgs),
     /// Inspect and grow the model registry.
     Model {
         #[command(subcommand)]
@@ -259,6 +269,10 @@ enum GraphFormat {
     Dot,
     Mermaid,
     Json,
+    /// A picture: namespaces as frames, relationships styled by kind.
+    Svg,
+    /// The picture in a self-contained page that pans, zooms and highlights neighbours.
+    Html,
 }
 
 #[derive(Args)]
@@ -441,6 +455,9 @@ fn main() -> ExitCode {
         Command::Apply(args) => run_apply(args, cli.verbose),
         Command::Delete(args) => run_delete(args, cli.verbose),
         Command::Snapshot(args) => run_snapshot(args, cli.verbose),
+        Command::Catalog(args) => catalog_command::run(args, cli.verbose),
+        Command::Import(args) => import_command::run_import(*args, cli.verbose),
+        Command::Export(args) => import_command::run_export(args, cli.verbose),
         Command::Model { command, models, json } => weft::model::cli::run(&command, &model_dirs(&models.dirs, &[]), json),
     };
     match result {
@@ -684,6 +701,7 @@ fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
     diagnostics.extend(graph_diagnostics);
     if let Some(inference) = infer(&repo.designs, &repo.config, &registry, &mut diagnostics) {
         graph.add_inferred(&inference);
+        graph.add_unresolved(&inference, &repo.designs);
     }
     progress.finish();
     let view = graph.view(&repo.designs);
@@ -691,6 +709,11 @@ fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
         GraphFormat::Dot => view.to_dot(),
         GraphFormat::Mermaid => view.to_mermaid(),
         GraphFormat::Json => view.to_json(),
+        GraphFormat::Svg => weft::picture::svg(&view),
+        GraphFormat::Html => {
+            let paths: Vec<String> = args.input.paths.iter().map(|p| p.display().to_string()).collect();
+            weft::picture::html(&view, &format!("weft graph {}", paths.join(" ")))
+        }
     })?;
     // The graph goes to stdout for piping; problems found on the way go to
     // stderr so they are seen without corrupting it.
@@ -1008,7 +1031,7 @@ fn reconcile_all(
             timer.lap("connect");
             let plan = weft::plan::plan(&cluster, desired, &prepared.inventory, options).await?;
             timer.lap("plan");
-            let ordered = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Deferred)).count() > 1;
+            let ordered = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Adopt | Action::Deferred)).count() > 1;
             let dependencies = if ordered { prepared.dependencies(desired) } else { vec![Vec::new(); desired.len()] };
             let report = weft::reconcile::apply(&mut cluster, &plan, desired, &dependencies, reconcile, progress).await;
             timer.lap("apply");

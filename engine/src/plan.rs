@@ -29,6 +29,10 @@ pub const FIELD_MANAGER: &str = "weft";
 pub enum Action {
     Create,
     Update,
+    /// A live object weft does not manage yet whose content already
+    /// matches: the apply only adds weft's inventory labels (what
+    /// onboarding a cluster leads to).
+    Adopt,
     Unchanged,
     Delete,
     /// Its kind is served only once an earlier step of this plan (a CRD)
@@ -76,11 +80,18 @@ pub struct Plan {
 pub struct Summary {
     pub create: usize,
     pub update: usize,
+    /// Absent from JSON when zero, so reports without adoptions keep their shape.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub adopt: usize,
     pub unchanged: usize,
     pub delete: usize,
     pub deferred: usize,
     pub retain: usize,
     pub error: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Plan {
@@ -90,6 +101,7 @@ impl Plan {
             *match c.action {
                 Action::Create => &mut s.create,
                 Action::Update => &mut s.update,
+                Action::Adopt => &mut s.adopt,
                 Action::Unchanged => &mut s.unchanged,
                 Action::Delete => &mut s.delete,
                 Action::Deferred => &mut s.deferred,
@@ -100,7 +112,7 @@ impl Plan {
         s
     }
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| matches!(c.action, Action::Create | Action::Update | Action::Delete | Action::Deferred))
+        self.changes.iter().any(|c| matches!(c.action, Action::Create | Action::Update | Action::Adopt | Action::Delete | Action::Deferred))
     }
 }
 
@@ -597,6 +609,8 @@ pub fn plan_offline(observed: &Observed, desired: &[Desired], inventory: &Invent
             c
         } else if diff.is_empty() {
             change(d, i, Action::Unchanged, diff, String::new())
+        } else if let Some(reason) = adoption(&live_value, &after) {
+            change(d, i, Action::Adopt, diff, reason)
         } else {
             let reason = secret_changes(&live_value, &after);
             change(d, i, Action::Update, diff, reason)
@@ -985,6 +999,8 @@ async fn decide(d: &Desired, i: usize, live: &Value, outcome: Result<Value, kube
             let diff = diff_text(Some(live), Some(&after));
             if diff.is_empty() {
                 change(d, i, Action::Unchanged, String::new(), String::new())
+            } else if let Some(reason) = adoption(live, &after) {
+                change(d, i, Action::Adopt, diff, reason)
             } else {
                 change(d, i, Action::Update, diff, secret_changes(live, &after))
             }
@@ -999,6 +1015,49 @@ async fn decide(d: &Desired, i: usize, live: &Value, outcome: Result<Value, kube
         }
         Err(e) => change(d, i, Action::Error, String::new(), format!("dry-run rejected: {}", error_text(&e))),
     }
+}
+
+/// Why applying `after` over `live` is an adoption, if it is one: `live`
+/// is in no weft inventory, and all the apply changes is weft's
+/// membership labels and hash annotation. An object in another weft
+/// inventory is not adopted but moved, which is an update.
+fn adoption(live: &Value, after: &Value) -> Option<String> {
+    let live_labels = live.pointer("/metadata/labels");
+    if live_labels.and_then(|labels| labels.get(render::PART_OF_LABEL)).is_some() {
+        return None;
+    }
+    if !diff_text(Some(&without_membership(live)), Some(&without_membership(after))).is_empty() {
+        return None;
+    }
+    Some(match live_labels.and_then(|labels| labels.get(render::MANAGED_BY_LABEL)).and_then(Value::as_str) {
+        Some(manager) if manager != render::MANAGED_BY => {
+            format!("content unchanged; weft takes it over from `{}: {manager}` and adds it to its inventory", render::MANAGED_BY_LABEL)
+        }
+        _ => "content unchanged; weft adds its inventory labels".to_owned(),
+    })
+}
+
+/// `object` without what marks it as weft's: the inventory labels and the
+/// applied-hash annotation (and the maps they leave empty).
+fn without_membership(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        let marks: [(&str, &[&str]); 2] = [
+            ("labels", &[render::MANAGED_BY_LABEL, render::PART_OF_LABEL]),
+            ("annotations", &[render::HASH_ANNOTATION]),
+        ];
+        for (field, keys) in marks {
+            if let Some(Value::Object(map)) = metadata.get_mut(field) {
+                for key in keys {
+                    map.shift_remove(*key);
+                }
+                if map.is_empty() {
+                    metadata.shift_remove(field);
+                }
+            }
+        }
+    }
+    object
 }
 
 pub fn error_text(e: &kube::Error) -> String {
@@ -1355,6 +1414,7 @@ pub fn render_text(plans: &[Plan], color: bool) -> String {
             let (sign, code) = match c.action {
                 Action::Create => ("+", "32"),
                 Action::Update => ("~", "33"),
+                Action::Adopt => ("&", "34"),
                 Action::Delete => ("-", "31"),
                 Action::Deferred => (">", "36"),
                 Action::Retain => ("=", "2"),
@@ -1382,12 +1442,13 @@ pub fn render_text(plans: &[Plan], color: bool) -> String {
         let s = plan.summary();
         let _ = writeln!(
             out,
-            "{}: {} to create, {} to update, {} to delete, {} unchanged{}{}{}",
+            "{}: {} to create, {} to update, {} to delete, {} unchanged{}{}{}{}",
             if plan.context.is_empty() { "plan" } else { &plan.context },
             s.create,
             s.update,
             s.delete,
             s.unchanged,
+            if s.adopt > 0 { format!(", {} to adopt (weft's labels only)", s.adopt) } else { String::new() },
             if s.deferred > 0 { format!(", {} deferred", s.deferred) } else { String::new() },
             if s.retain > 0 { format!(", {} kept from pruning", s.retain) } else { String::new() },
             if s.error > 0 { format!(", {} errors", s.error) } else { String::new() },
@@ -1406,6 +1467,7 @@ pub fn render_json(plans: &[Plan]) -> String {
             let s = plan.summary();
             total.create += s.create;
             total.update += s.update;
+            total.adopt += s.adopt;
             total.unchanged += s.unchanged;
             total.delete += s.delete;
             total.deferred += s.deferred;
@@ -1425,6 +1487,10 @@ pub fn render_markdown(plans: &[Plan]) -> String {
     for plan in plans {
         let s = plan.summary();
         let _ = writeln!(out, "| `{}` | {} | {} | {} | {} | {} | {} | {} |", plan.context, s.create, s.update, s.delete, s.unchanged, s.deferred, s.retain, s.error);
+    }
+    let adopted: usize = plans.iter().map(|p| p.summary().adopt).sum();
+    if adopted > 0 {
+        let _ = writeln!(out, "\n{adopted} live object(s) are adopted: their content already matches; weft adds its inventory labels.");
     }
     for plan in plans {
         for c in plan.changes.iter().filter(|c| c.action != Action::Unchanged) {
@@ -1447,6 +1513,24 @@ pub fn render_markdown(plans: &[Plan]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_weft_marks_added_to_an_unmanaged_object_is_an_adoption() {
+        let object = |labels: Value, data: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": labels}, "data": {"k": data}});
+        let applied = json!({"app": "web", "app.kubernetes.io/managed-by": "weft", "applyset.kubernetes.io/part-of": "applyset-ours"});
+        let mut after = object(applied.clone(), "v");
+        after["metadata"]["annotations"] = json!({render::HASH_ANNOTATION: "abc"});
+
+        assert_eq!(adoption(&object(json!({"app": "web"}), "v"), &after).as_deref(), Some("content unchanged; weft adds its inventory labels"));
+        let from_helm = adoption(&object(json!({"app": "web", "app.kubernetes.io/managed-by": "Helm"}), "v"), &after).unwrap();
+        assert!(from_helm.contains("Helm"), "{from_helm}");
+        // Content that changes too is an update.
+        assert_eq!(adoption(&object(json!({"app": "web"}), "old"), &after), None);
+        assert_eq!(adoption(&object(json!({}), "v"), &after), None, "the app label is the user's change");
+        // Another inventory's object is moved, not adopted.
+        let theirs = object(json!({"app": "web", "app.kubernetes.io/managed-by": "weft", "applyset.kubernetes.io/part-of": "applyset-theirs"}), "v");
+        assert_eq!(adoption(&theirs, &after), None);
+    }
 
     fn live(fields_others: Value) -> Value {
         json!({

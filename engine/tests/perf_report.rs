@@ -4,12 +4,15 @@
 //! run's numbers; a screenshot must come out with something drawn on it.
 //! Without Chromium the test says so and passes.
 
+#[path = "common/chromium.rs"]
+mod chromium;
+
 use base64::Engine;
+use chromium::{file_url, headless};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Serializer as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 use weft::perf::{Latencies, PERCENTILES, Run, Second};
 
 /// SplitMix64, for reproducible samples.
@@ -77,55 +80,6 @@ fn run(id: &str, seed: u64, median_us: f64) -> Run {
     }
 }
 
-/// `chromium` on PATH (or `$WEFT_CHROMIUM`).
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("WEFT_CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join("chromium")).find(|p| p.is_file())
-}
-
-/// Runs Chromium headless on `page` with `extra` flags; its stdout.
-fn headless(chromium: &Path, profile: &Path, extra: &[&str], page: &Path) -> String {
-    let mut child = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars", "--mute-audio"])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    // Read stdout on a thread so a large DOM cannot fill the pipe.
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
-    });
-    let mut stderr = child.stderr.take().unwrap();
-    let errors = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(25) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium {extra:?} took over 25 s; stderr:\n{}", errors.join().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stderr = errors.join().unwrap();
-    assert!(status.success(), "chromium {extra:?}: {status}; stderr:\n{stderr}");
-    reader.join().unwrap().expect("chromium's output")
-}
-
 /// Milliseconds as the report prints them below 10 ms.
 fn ms(v: f64) -> String {
     assert!(v < 10.0, "the fixture keeps latencies under 10 ms");
@@ -134,12 +88,7 @@ fn ms(v: f64) -> String {
 
 #[test]
 fn html_report_renders_in_headless_chromium() {
-    let Some(chromium) = chromium() else {
-        // CI installs it (.ci/run): there a missing browser is a failure, not a skip.
-        assert!(std::env::var_os("CI").is_none(), "chromium must be installed in CI");
-        eprintln!("skipping html_report_renders_in_headless_chromium: `chromium` is not installed (apt-get install chromium; .ci/run installs it)");
-        return;
-    };
+    let Some(chromium) = chromium::chromium_for("html_report_renders_in_headless_chromium") else { return };
     let started = Instant::now();
     let (baseline, candidate) = (run("base", 1, 900.0), run("cand", 2, 1200.0));
     let comparison = weft::perf::compare::compare(&baseline, &candidate, Some(0.1)).unwrap();
@@ -151,7 +100,7 @@ fn html_report_renders_in_headless_chromium() {
     std::fs::write(&file, &page).unwrap();
 
     // The DOM Chromium built from the page.
-    let dom = headless(&chromium, &dir.path().join("profile"), &["--dump-dom"], &file);
+    let dom = headless(&chromium, &dir.path().join("profile"), &["--dump-dom"], &file_url(&file));
     for id in ["percentile-curve", "rate-over-time", "latency-over-time"] {
         let at = dom.find(&format!("<svg id=\"{id}\"")).unwrap_or_else(|| panic!("no {id} plot in the DOM:\n{dom}"));
         let end = at + dom[at..].find("</svg>").expect("a closed svg");
@@ -177,13 +126,13 @@ fn html_report_renders_in_headless_chromium() {
     // A screenshot: a PNG with the plots drawn on it is far larger than one
     // of an empty page of the same size.
     let png = dir.path().join("report.png");
-    headless(&chromium, &dir.path().join("profile"), &["--window-size=1100,2400", &format!("--screenshot={}", png.display())], &file);
+    headless(&chromium, &dir.path().join("profile"), &["--window-size=1100,2400", &format!("--screenshot={}", png.display())], &file_url(&file));
     let bytes = std::fs::read(&png).expect("the screenshot");
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     let blank_page = dir.path().join("blank.html");
     std::fs::write(&blank_page, "<!DOCTYPE html><html><body></body></html>").unwrap();
     let blank_png = dir.path().join("blank.png");
-    headless(&chromium, &dir.path().join("profile"), &["--window-size=1100,2400", &format!("--screenshot={}", blank_png.display())], &blank_page);
+    headless(&chromium, &dir.path().join("profile"), &["--window-size=1100,2400", &format!("--screenshot={}", blank_png.display())], &file_url(&blank_page));
     let blank = std::fs::metadata(&blank_png).unwrap().len();
     // To look at the page and the screenshot: WEFT_PERF_REPORT_DIR=/some/dir.
     if let Some(keep) = std::env::var_os("WEFT_PERF_REPORT_DIR") {

@@ -539,7 +539,8 @@ fn drift(args: &WatchArgs, prepared: &Prepared, daemon: &Daemon, progress: &Prog
     let drifted: Vec<String> = plans
         .iter()
         .flat_map(|p| &p.changes)
-        .filter(|c| matches!(c.action, Action::Create | Action::Update))
+        // Lost inventory labels are drift too: self-heal puts them back.
+        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Adopt))
         .map(|c| format!("{} {}{}", c.kind, c.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(), c.name))
         .collect();
     if drifted.is_empty() {

@@ -7,7 +7,7 @@ pub mod config;
 pub mod git;
 mod manifest;
 mod meshery;
-mod oci;
+pub mod oci;
 pub mod source;
 pub mod yaml;
 

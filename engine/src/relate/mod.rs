@@ -908,6 +908,38 @@ pub fn diagnostics(inference: &Inference, designs: &[Design], sources: &crate::l
     out
 }
 
+/// What an unresolved reference names, for pictures of the graph.
+pub struct MissingTarget {
+    /// The check's code (`missing-reference`, `service-selects-nothing`).
+    pub code: String,
+    /// The kind the reference names ("ConfigMap").
+    pub what: String,
+    /// The name written in the reference, when it is a plain name (a
+    /// selector names none).
+    pub name: Option<String>,
+    /// The side of the relationship the referencing component is on.
+    pub side: String,
+}
+
+/// The target of an unresolved reference made by a component. Only values
+/// shaped like object names are passed on, so a picture of the graph can
+/// never show anything but kinds and names.
+pub fn missing_target(inference: &Inference, designs: &[Design], unresolved: &Unresolved) -> Option<MissingTarget> {
+    let End::Component { design, component } = unresolved.at else { return None };
+    let rule = &inference.rules[unresolved.rule];
+    let def = &inference.definitions[rule.def];
+    let (Some(check), Some(rule_check)) = (&def.check, &rule.check) else { return None };
+    let path = bind(&rule.refs[rule.join], &rule_check.side, &unresolved.indices);
+    let is_name = |s: &str| {
+        !s.is_empty() && s.len() <= 253 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c))
+    };
+    let name = match read(&designs[design].components[component], &path) {
+        Some(Value::String(s)) if is_name(&s) => Some(s),
+        _ => None,
+    };
+    Some(MissingTarget { code: check.code.clone(), what: check.what.clone(), name, side: rule_check.side.clone() })
+}
+
 /// The join ref's path on `side` with its wildcards replaced by `indices`.
 fn bind(r#ref: &rules::Ref, side: &str, indices: &[usize]) -> Vec<String> {
     let path = if side == "from" { &r#ref.from } else { &r#ref.to };

@@ -204,6 +204,30 @@ fn container(c: &mut Value) {
             set_default(p, "protocol", json!("TCP"));
         }
     }
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if has_object(c, probe) {
+            let p = child(c, probe);
+            set_default(p, "timeoutSeconds", json!(1));
+            set_default(p, "periodSeconds", json!(10));
+            set_default(p, "successThreshold", json!(1));
+            set_default(p, "failureThreshold", json!(3));
+            if has_object(p, "httpGet") {
+                set_default(child(p, "httpGet"), "scheme", json!("HTTP"));
+            }
+        }
+    }
+    if let Some(env) = c.get_mut("env").and_then(Value::as_array_mut) {
+        for e in env.iter_mut().filter(|e| has_object(e, "valueFrom")) {
+            field_ref(child(e, "valueFrom"));
+        }
+    }
+}
+
+/// `fieldRef.apiVersion` of a downward-API reference.
+fn field_ref(holder: &mut Value) {
+    if has_object(holder, "fieldRef") {
+        set_default(child(holder, "fieldRef"), "apiVersion", json!("v1"));
+    }
 }
 
 fn pod_spec(spec: &mut Value) {
@@ -212,6 +236,24 @@ fn pod_spec(spec: &mut Value) {
     set_default(spec, "dnsPolicy", json!("ClusterFirst"));
     set_default(spec, "securityContext", json!({}));
     set_default(spec, "schedulerName", json!("default-scheduler"));
+    set_default(spec, "enableServiceLinks", json!(true));
+    // The deprecated alias, kept equal to serviceAccountName.
+    if let Some(account) = spec.get("serviceAccountName").cloned() {
+        set_default(spec, "serviceAccount", account);
+    }
+    if let Some(volumes) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
+        for v in volumes.iter_mut().filter(|v| v.is_object()) {
+            for source in ["configMap", "secret", "projected", "downwardAPI"] {
+                if has_object(v, source) {
+                    let s = child(v, source);
+                    set_default(s, "defaultMode", json!(420));
+                    if let Some(items) = s.get_mut("items").and_then(Value::as_array_mut) {
+                        items.iter_mut().filter(|i| i.is_object()).for_each(field_ref);
+                    }
+                }
+            }
+        }
+    }
     for key in ["containers", "initContainers"] {
         if let Some(cs) = spec.get_mut(key).and_then(Value::as_array_mut) {
             cs.iter_mut().for_each(container);
@@ -273,7 +315,21 @@ fn job_spec(spec: &mut Value) {
 }
 
 fn job(obj: &mut Value) {
-    job_spec(child(obj, "spec"));
+    let uid = obj["metadata"]["uid"].clone();
+    let name = obj["metadata"]["name"].clone();
+    let spec = child(obj, "spec");
+    // Without manualSelector the server selects the Job's pods by its uid
+    // and labels the template to match.
+    if spec["manualSelector"].as_bool() != Some(true) && spec.get("selector").is_none() && uid.is_string() {
+        spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid.clone()}});
+        if has_object(spec, "template") {
+            let labels = child(child(child(spec, "template"), "metadata"), "labels");
+            for (key, value) in [("batch.kubernetes.io/controller-uid", &uid), ("batch.kubernetes.io/job-name", &name), ("controller-uid", &uid), ("job-name", &name)] {
+                set_default(labels, key, value.clone());
+            }
+        }
+    }
+    job_spec(spec);
 }
 
 /// The status a controller would have written by now (auto_ready), or None

@@ -6,6 +6,7 @@ use crate::resources::{ResourceType, groups};
 
 fn categories(rt: &ResourceType) -> Vec<&'static str> {
     match (rt.group.as_str(), rt.kind.as_str()) {
+        ("apps", "ControllerRevision") => vec![],
         ("", "Pod" | "Service") | ("apps", _) | ("batch", _) | ("autoscaling", _) => vec!["all"],
         _ => vec![],
     }

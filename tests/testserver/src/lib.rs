@@ -281,6 +281,22 @@ impl TestServer {
         r
     }
 
+    /// A create (POST) as `field_manager`; `metadata.generateName` works
+    /// as on a real server. Cluster-scoped objects take no namespace.
+    pub fn create_as(&self, field_manager: &str, object: Value) -> Result<Value, String> {
+        let r = {
+            let mut store = self.shared.store.lock().unwrap();
+            let av = object["apiVersion"].as_str().ok_or("apiVersion missing")?;
+            let kind = object["kind"].as_str().ok_or("kind missing")?;
+            let rt = store.find_kind(av, kind).ok_or_else(|| format!("no resource for {av} {kind}"))?;
+            let ns = rt.namespaced.then(|| object["metadata"]["namespace"].as_str().unwrap_or("default").to_string());
+            let ctx = WriteCtx { manager: field_manager.into(), dry_run: false, status: false };
+            store.create(&rt, ns.as_deref(), object, &ctx).map(|(_, v)| v).map_err(|e| e.message)
+        };
+        self.shared.schedule();
+        r
+    }
+
     /// An Update (like PUT; creates when absent) as `field_manager`.
     pub fn update_as(&self, field_manager: &str, object: Value) -> Result<Value, String> {
         let r = {

@@ -529,3 +529,65 @@ fn defaulting_and_status() {
     assert_eq!(r["status"]["readyReplicas"], 4);
     assert_eq!(r["spec"]["replicas"], 4);
 }
+
+#[test]
+fn kinds_controllers_write_are_served_and_created_objects_get_generated_names() {
+    let s = TestServer::start();
+    let c = client(&s);
+    for (path, plural) in [("/apis/discovery.k8s.io/v1", "endpointslices"), ("/apis/events.k8s.io/v1", "events"), ("/apis/apps/v1", "controllerrevisions")] {
+        let list = c.get(path).json();
+        assert!(list["resources"].as_array().unwrap().iter().any(|r| r["name"] == plural), "{plural} in {list}");
+    }
+    let created = s
+        .create_as("kube-controller-manager", json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"generateName": "web-", "namespace": "shop-less"}, "addressType": "IPv4", "endpoints": []}))
+        .unwrap_err();
+    assert!(created.contains("not found"), "no namespace: {created}");
+    let created = s
+        .create_as("kube-controller-manager", json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"generateName": "web-", "namespace": "default"}, "addressType": "IPv4", "endpoints": []}))
+        .unwrap();
+    let name = created["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("web-") && name.len() > 4, "{name}");
+    // Listed across all namespaces, as an onboarding reads them.
+    let all = c.get("/apis/discovery.k8s.io/v1/endpointslices").json();
+    assert_eq!(all["items"][0]["metadata"]["name"], name);
+    // The core and events.k8s.io Events are two kinds.
+    s.update_as("t", json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e", "namespace": "default"}})).unwrap();
+    assert!(s.get("events.k8s.io/v1", "Event", Some("default"), "e").is_some());
+    assert!(s.get("v1", "Event", Some("default"), "e").is_none());
+}
+
+#[test]
+fn pod_templates_and_jobs_are_defaulted_as_a_real_server_does() {
+    let s = TestServer::start();
+    let job = s
+        .update_as("kubectl", json!({
+            "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "namespace": "default"},
+            "spec": {"template": {"spec": {
+                "restartPolicy": "Never", "serviceAccountName": "runner",
+                "containers": [{"name": "m", "image": "migrate:1",
+                    "readinessProbe": {"httpGet": {"path": "/", "port": 80}},
+                    "env": [{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}],
+                "volumes": [{"name": "c", "configMap": {"name": "c"}}, {"name": "d", "downwardAPI": {"items": [{"path": "l", "fieldRef": {"fieldPath": "metadata.labels"}}]}}]
+            }}}
+        }))
+        .unwrap();
+    let uid = job["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(job["spec"]["selector"], json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}));
+    let labels = &job["spec"]["template"]["metadata"]["labels"];
+    assert_eq!((labels["controller-uid"].as_str(), labels["job-name"].as_str(), labels["batch.kubernetes.io/job-name"].as_str()), (Some(uid), Some("migrate"), Some("migrate")));
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!((pod["enableServiceLinks"].as_bool(), pod["serviceAccount"].as_str()), (Some(true), Some("runner")));
+    let container = &pod["containers"][0];
+    assert_eq!(container["readinessProbe"], json!({"httpGet": {"path": "/", "port": 80, "scheme": "HTTP"}, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}));
+    assert_eq!(container["env"][0]["valueFrom"]["fieldRef"]["apiVersion"], "v1");
+    assert_eq!(pod["volumes"][0]["configMap"]["defaultMode"], 420);
+    assert_eq!(pod["volumes"][1]["downwardAPI"]["items"][0]["fieldRef"]["apiVersion"], "v1");
+    // A manual selector is the user's.
+    let manual = s
+        .update_as("kubectl", json!({
+            "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "manual", "namespace": "default"},
+            "spec": {"manualSelector": true, "selector": {"matchLabels": {"run": "x"}}, "template": {"metadata": {"labels": {"run": "x"}}, "spec": {"restartPolicy": "Never", "containers": []}}}
+        }))
+        .unwrap();
+    assert_eq!(manual["spec"]["template"]["metadata"]["labels"], json!({"run": "x"}));
+}
