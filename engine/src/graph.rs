@@ -565,7 +565,30 @@ pub struct DanglingView {
     pub code: String,
 }
 
+impl DanglingView {
+    /// What the missing end is, as a placeholder node names it.
+    fn missing_label(&self) -> String {
+        match (&self.target_kind, &self.target_name, &self.id) {
+            (Some(kind), Some(name), _) => format!("missing {kind} {name}"),
+            (_, _, Some(id)) => format!("missing component {id}"),
+            _ => "missing object".to_owned(),
+        }
+    }
+}
+
 impl GraphView {
+    /// One placeholder per distinct missing object, in first-seen order.
+    fn missing_objects(&self) -> Vec<String> {
+        let mut labels: Vec<String> = Vec::new();
+        for dangling in &self.dangling {
+            let label = dangling.missing_label();
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        labels
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("graph view serialises") + "\n"
     }
@@ -591,6 +614,15 @@ impl GraphView {
             let style = if edge.inferred { ", style=dashed" } else { "" };
             let _ = writeln!(out, "  n{} -> n{} [label={}{style}];", edge.from_node, edge.to_node, dot_quote(&edge_label(edge)));
         }
+        let missing = self.missing_objects();
+        for (m, label) in missing.iter().enumerate() {
+            let _ = writeln!(out, "  m{m} [label={}, color=red, fontcolor=red, style=dashed];", dot_quote(label));
+        }
+        for dangling in &self.dangling {
+            let m = missing.iter().position(|label| *label == dangling.missing_label()).expect("every missing end has a node");
+            let (from, to) = if dangling.missing_end == "to" { (format!("n{}", dangling.node), format!("m{m}")) } else { (format!("m{m}"), format!("n{}", dangling.node)) };
+            let _ = writeln!(out, "  {from} -> {to} [label={}, color=red, fontcolor=red, style=dashed];", dot_quote(&dangling.code));
+        }
         out.push_str("}\n");
         out
     }
@@ -604,6 +636,18 @@ impl GraphView {
         for edge in &self.edges {
             let arrow = if edge.inferred { "-.->" } else { "-->" };
             let _ = writeln!(out, "  n{} {arrow}|\"{}\"| n{}", edge.from_node, mermaid_escape(&edge_label(edge)), edge.to_node);
+        }
+        let missing = self.missing_objects();
+        for (m, label) in missing.iter().enumerate() {
+            let _ = writeln!(out, "  m{m}[\"{}\"]:::missing", mermaid_escape(label));
+        }
+        for dangling in &self.dangling {
+            let m = missing.iter().position(|label| *label == dangling.missing_label()).expect("every missing end has a node");
+            let (from, to) = if dangling.missing_end == "to" { (format!("n{}", dangling.node), format!("m{m}")) } else { (format!("m{m}"), format!("n{}", dangling.node)) };
+            let _ = writeln!(out, "  {from} -.->|\"{}\"| {to}", mermaid_escape(&dangling.code));
+        }
+        if !missing.is_empty() {
+            out.push_str("  classDef missing stroke:#d32f2f,color:#d32f2f,stroke-dasharray:4\n");
         }
         out
     }

@@ -694,10 +694,10 @@ fn summary_report(repo: &load::Repo, diagnostics: Vec<weft::diagnostic::Diagnost
 
 fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
     let progress = Progress::on_terminal();
-    let Loaded { repo, registry_dirs } = load_input(&args.input, &progress)?;
+    let Loaded { mut repo, registry_dirs } = load_input(&args.input, &progress)?;
     let registry = Registry::open(&registry_dirs).map_err(|d| d.message)?;
     let (mut graph, graph_diagnostics) = Graph::build(&repo.designs, &repo.sources);
-    let mut diagnostics = repo.diagnostics;
+    let mut diagnostics = std::mem::take(&mut repo.diagnostics);
     diagnostics.extend(graph_diagnostics);
     if let Some(inference) = infer(&repo.designs, &repo.config, &registry, &mut diagnostics) {
         graph.add_inferred(&inference);
@@ -720,7 +720,7 @@ fn run_graph(args: GraphArgs, verbose: bool) -> Result<ExitCode, String> {
     tidy(&mut diagnostics, verbose);
     let has_errors = diagnostics.iter().any(|d| d.is_error());
     if !diagnostics.is_empty() {
-        let report = Report { files: repo.files, designs: Vec::new(), diagnostics };
+        let report = summary_report(&repo, diagnostics);
         let color = use_color(&std::io::stderr());
         eprint!("{}", report::render(&report, OutputFormat::Text, &repo.sources, color));
     }
@@ -744,7 +744,7 @@ fn run_evaluate(args: EvaluateArgs, verbose: bool) -> Result<ExitCode, String> {
     tidy(&mut diagnostics, verbose);
     let has_errors = diagnostics.iter().any(|d| d.is_error());
     if !diagnostics.is_empty() {
-        let report = Report { files: repo.files, designs: Vec::new(), diagnostics };
+        let report = summary_report(&repo, diagnostics);
         eprint!("{}", report::render(&report, OutputFormat::Text, &repo.sources, use_color(&std::io::stderr())));
     }
     let (design, inference) = match (repo.designs.len(), inference) {
@@ -826,7 +826,7 @@ fn prepare(input: &InputArgs, cluster: &ClusterArgs, verbose: bool, progress: &P
     // references and best-practice findings are `weft validate`'s to report.
     diagnostics.retain(|d| d.is_error());
     if !diagnostics.is_empty() {
-        let report = Report { files: repo.files, designs: Vec::new(), diagnostics };
+        let report = summary_report(&repo, diagnostics);
         eprint!("{}", report::render(&report, OutputFormat::Text, &repo.sources, use_color(&std::io::stderr())));
         eprintln!("weft: not planning: the designs have errors");
         return Ok(Err(ExitCode::from(1)));

@@ -384,3 +384,24 @@ fn html_page_renders_in_headless_chromium() {
         std::fs::copy(&png, std::path::Path::new(&keep).join("graph.png")).unwrap();
     }
 }
+
+/// DOT and Mermaid show what the picture shows of references to nothing:
+/// one red placeholder per missing object, joined by a red dashed edge
+/// labelled with the diagnostic that reports it.
+#[test]
+fn dot_and_mermaid_draw_dangling_references_to_placeholders() {
+    let (code, dot) = graph("dot");
+    assert_eq!(code, 1, "the fixture's dangling relationship is an error");
+    let placeholders: Vec<&str> = dot.lines().filter(|l| l.trim_start().starts_with('m') && l.contains("color=red, fontcolor=red, style=dashed]") && !l.contains("->")).collect();
+    assert_eq!(placeholders.len(), 2, "{dot}");
+    assert!(dot.contains(r#"[label="missing ConfigMap feature-flags", color=red"#), "{dot}");
+    let red_edges: Vec<&str> = dot.lines().filter(|l| l.contains("->") && l.contains("color=red")).collect();
+    assert_eq!(red_edges.len(), 2, "{dot}");
+    assert!(red_edges.iter().any(|l| l.contains(r#"label="missing-reference""#)), "{dot}");
+    assert!(red_edges.iter().any(|l| l.contains(r#"label="dangling-relationship""#)), "{dot}");
+
+    let (_, mermaid) = graph("mermaid");
+    assert!(mermaid.contains(r#"["missing ConfigMap feature-flags"]:::missing"#), "{mermaid}");
+    assert_eq!(mermaid.matches(":::missing").count(), 2, "{mermaid}");
+    assert!(mermaid.contains("classDef missing"), "{mermaid}");
+}
