@@ -183,7 +183,10 @@ pub fn parse(entry: &Entry) -> Result<Parsed, String> {
 /// One Meshery design (`schemaVersion: designs.meshery.io/...` with a
 /// `components` list) from YAML or JSON text.
 fn parse_design(file: &str, text: &str) -> Result<Value, String> {
-    let documents = yaml::parse_stream(file, text, &yaml::Limits::default()).map_err(|d| format!("{file}: {}", d.message))?;
+    let documents = yaml::parse_stream(file, text, &yaml::Limits::default()).map_err(|d| {
+        let at = d.span.map(|span| format!(":{}:{}", span.line, span.column)).unwrap_or_default();
+        format!("{file}{at}: {}", d.message)
+    })?;
     let [document] = documents.as_slice() else {
         return Err(format!("{file}: {} YAML documents; a catalog design is one", documents.len()));
     };
@@ -191,6 +194,10 @@ fn parse_design(file: &str, text: &str) -> Result<Value, String> {
     let schema = design["schemaVersion"].as_str().unwrap_or_default();
     if !schema.starts_with("designs.meshery.io/") || !design["components"].is_array() {
         return Err(format!("{file}: not a Meshery design (schemaVersion designs.meshery.io/..., with components)"));
+    }
+    // `use` gives each component an id and a namespace: each must be a map.
+    if let Some(bad) = document.get("components").and_then(yaml::Node::as_seq).and_then(|items| items.iter().find(|c| !c.is_map())) {
+        return Err(format!("{file}:{}:{}: a component must be a map", bad.span.line, bad.span.column));
     }
     Ok(design)
 }
@@ -328,6 +335,9 @@ pub fn instantiate(parsed: &Parsed, how: &Instantiation, registry: &Registry) ->
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     let components = design["components"].as_array_mut().ok_or("the design has no components list")?;
     for (index, component) in components.iter_mut().enumerate() {
+        if !component.is_object() {
+            return Err(format!("component #{index} of the design is {}, not a map", type_name(component)));
+        }
         let original = match component["id"].as_str() {
             Some(id) => id.to_owned(),
             None => format!("#{index}"),

@@ -676,10 +676,14 @@ fn pod_spec(spec: &mut Map<String, Value>) {
 }
 
 fn container(container: &mut Map<String, Value>) {
+    // As the API server defaults it (`parsers.ParseImageName`): `Always`
+    // for the tag `latest`, or for no tag and no digest; a digest with the
+    // tag `latest` (`nginx:latest@sha256:…`) is still `Always`.
     let image = container.get("image").and_then(Value::as_str).unwrap_or_default();
-    let last = image.rsplit('/').next().unwrap_or_default();
-    let tag = if last.contains('@') { Some("by digest") } else { last.split_once(':').map(|(_, tag)| tag) };
-    let pull_policy = if matches!(tag, None | Some("latest")) { "Always" } else { "IfNotPresent" };
+    let (named, digest) = image.split_once('@').map_or((image, false), |(named, _)| (named, true));
+    let last = named.rsplit('/').next().unwrap_or_default();
+    let tag = last.split_once(':').map(|(_, tag)| tag);
+    let pull_policy = if tag == Some("latest") || (tag.is_none() && !digest) { "Always" } else { "IfNotPresent" };
     drop_if(container, "imagePullPolicy", &json!(pull_policy));
     drop_if(container, "terminationMessagePath", &json!("/dev/termination-log"));
     drop_if(container, "terminationMessagePolicy", &json!("File"));
@@ -995,6 +999,20 @@ mod tests {
                     }
                 }
             })
+        );
+        // The tag `latest` with a digest defaults to `Always`: an explicit `IfNotPresent` is the user's.
+        let latest_by_digest = cleaned(in_shop("v1", "Pod", "p", json!({"spec": {"containers": [
+            {"name": "a", "image": "nginx:latest@sha256:abc", "imagePullPolicy": "IfNotPresent"},
+            {"name": "b", "image": "nginx:latest@sha256:abc", "imagePullPolicy": "Always"},
+            {"name": "c", "image": "localhost:5000/nginx@sha256:abc", "imagePullPolicy": "IfNotPresent"}
+        ]}})));
+        assert_eq!(
+            latest_by_digest["spec"]["containers"],
+            json!([
+                {"name": "a", "image": "nginx:latest@sha256:abc", "imagePullPolicy": "IfNotPresent"},
+                {"name": "b", "image": "nginx:latest@sha256:abc"},
+                {"name": "c", "image": "localhost:5000/nginx@sha256:abc"}
+            ])
         );
         let recreate = cleaned(in_shop("apps/v1", "Deployment", "db", json!({"spec": {"strategy": {"type": "Recreate"}}})));
         assert_eq!(recreate["spec"], json!({"strategy": {"type": "Recreate"}}));

@@ -626,6 +626,12 @@ fn use_names_unknown_components_and_fields_and_refuses_bad_namespaces() {
     assert_eq!(api["metadata"]["labels"]["app.kubernetes.io/version"], "12.2.3");
     let (_, secret) = components(&copy, "Secret")[0];
     assert_eq!(secret["stringData"]["password"], "12345", "a quoted number stays a string");
+    // The header comment records the --set, but not the Secret's value: it
+    // would outlive the Secret taken out of the copy.
+    let text = std::fs::read_to_string(dir.path().join("webapp-postgres.yaml")).unwrap();
+    assert_eq!(text.matches("12345").count(), 1, "{text}");
+    assert!(text.contains("# --set Secret/db-credentials.stringData.password=(value not recorded)\n"), "{text}");
+    assert!(text.contains("# --set deployment/api.metadata.labels.app\\.kubernetes\\.io/version=12.2.3\n"), "{text}");
 }
 
 /// A catalog folder in `dir` holding `entries` as (name, design).
@@ -634,6 +640,39 @@ fn write_catalog(dir: &Path, entries: &[(&str, &Value)]) {
         std::fs::create_dir_all(dir.join(name)).unwrap();
         std::fs::write(dir.join(name).join("design.yaml"), serde_json::to_string_pretty(design).unwrap()).unwrap();
     }
+}
+
+#[test]
+fn entries_whose_components_are_not_maps_are_input_errors_with_their_position() {
+    // A component that is a string or a number (a hand-edited or imported
+    // entry) used to panic `use` while it gave ids out.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("odd")).unwrap();
+    let text = "schemaVersion: designs.meshery.io/v1beta1\nname: odd\nversion: v0.0.1\nmetadata:\n  catalog_data:\n    pattern_info: An odd entry.\ncomponents:\n  - just-a-string\n  - 42\n";
+    std::fs::write(dir.path().join("odd/design.yaml"), text).unwrap();
+    let catalog_dir = dir.path().to_str().unwrap();
+    let into = dir.path().join("out");
+    for namespace in [None, Some("shop")] {
+        let mut args = vec!["catalog", "use", "odd", "--catalog", catalog_dir, "--into", into.to_str().unwrap()];
+        args.extend(namespace.iter().flat_map(|ns| ["--namespace", ns]));
+        let (_, stderr) = run_weft(&args, &repo_root(), 1);
+        assert!(stderr.contains("odd/design.yaml:8:5: a component must be a map"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(!into.exists(), "a failed `use` wrote a file");
+    let (_, stderr) = run_weft(&["catalog", "show", "odd", "--catalog", catalog_dir], &repo_root(), 1);
+    assert!(stderr.contains("odd/design.yaml:8:5: a component must be a map"), "{stderr}");
+    run_weft(&["catalog", "list", "--catalog", catalog_dir], &repo_root(), 1);
+    // Exporting it, or importing a file that is no tarball, is an input error too.
+    let tarball = dir.path().join("odd.tar");
+    let (_, stderr) = run_weft(&["catalog", "export", "odd", "--oci", "-o", tarball.to_str().unwrap(), "--catalog", catalog_dir], &repo_root(), 1);
+    assert!(stderr.contains("odd/design.yaml:8:5: a component must be a map") && !tarball.exists(), "{stderr}");
+    // A YAML error is named where it is.
+    std::fs::write(dir.path().join("odd/design.yaml"), "schemaVersion: designs.meshery.io/v1beta1\nname: [odd\n").unwrap();
+    let (_, stderr) = run_weft(&["catalog", "show", "odd", "--catalog", catalog_dir], &repo_root(), 1);
+    assert!(stderr.contains("odd/design.yaml:2:7: "), "{stderr}");
+    std::fs::write(&tarball, "not a tarball").unwrap();
+    run_weft(&["catalog", "import", tarball.to_str().unwrap(), "--into", dir.path().join("imported").to_str().unwrap()], &repo_root(), 1);
 }
 
 #[test]

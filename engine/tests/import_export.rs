@@ -103,6 +103,67 @@ fn compose_files_import_as_kompose_converts_them() {
     assert_eq!(minecraft["configuration"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"], "1536Mi", "Compose's G is GiB");
 }
 
+/// The object of `kind` named `name` among a design's components.
+fn configuration_of<'a>(design: &'a Value, kind: &str, name: &str) -> &'a Value {
+    let found = design["components"].as_array().unwrap().iter().find(|c| c["component"]["kind"] == kind && c["configuration"]["metadata"]["name"] == name);
+    &found.unwrap_or_else(|| panic!("no {kind}/{name} in {:?}", kinds(design)))["configuration"]
+}
+
+#[test]
+fn compose_files_of_unusual_shapes_convert_as_compose_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("compose.yml");
+    // Compose reads YAML 1.2: `N`, `on` and `yes` are text there, not the
+    // booleans of Kubernetes' YAML 1.1. (Two keys YAML 1.1 reads as one
+    // boolean, `Y` and `on`, are still a duplicate key for the loader.)
+    let text = r#"services:
+  my_db:
+    image: postgres:17
+    environment:
+      N: 5
+      on: 7
+      ENABLED: yes
+      DEBUG: true
+      QUOTED: "no"
+    labels: {tier: on}
+    expose: ["5432", "4000/udp"]
+    volumes:
+      - {type: bind, source: config, target: /cfg}
+  my-db:
+    image: redis:7
+    ports: ["6379:6379", {target: 80, published: "8080-8081"}]
+    environment: {PRICE: "5$$", URL: "${REDIS_URL}"}
+    healthcheck: {test: ["CMD-SHELL", "echo $$HOSTNAME"]}
+"#;
+    std::fs::write(&source, text).unwrap();
+    let (status, stderr, written) = import(&[&source.to_string_lossy()], dir.path(), "out.yaml");
+    assert_eq!(status, 0, "{stderr}");
+    let design = parse_yaml(&written);
+    let env = &configuration_of(&design, "ConfigMap", "my-db-env")["data"];
+    assert_eq!(env, &json!({"N": "5", "on": "7", "ENABLED": "yes", "DEBUG": "true", "QUOTED": "no"}));
+    assert_eq!(configuration_of(&design, "Deployment", "my-db")["metadata"]["annotations"], json!({"tier": "on"}));
+    // `expose: 4000/udp` is a UDP port.
+    let ports = &configuration_of(&design, "Service", "my-db")["spec"]["ports"];
+    assert_eq!(ports[1], json!({"name": "4000-udp", "port": 4000, "targetPort": 4000, "protocol": "UDP"}), "{ports}");
+    // A bind mount written in the long syntax is a bind mount, whatever its path.
+    assert!(stderr.contains("line 13: services.my_db.volumes: converted in part: the bind mount"), "{stderr}");
+    // `my_db` and `my-db` are one Kubernetes name: the second service's objects get their own.
+    assert!(stderr.contains("services.my-db: renamed: `my-db` names another service's objects; this service's are named `my-db-2`"), "{stderr}");
+    assert_eq!(configuration_of(&design, "Deployment", "my-db-2")["spec"]["template"]["spec"]["containers"][0]["image"], "redis:7");
+    assert_eq!(configuration_of(&design, "Service", "my-db-2")["spec"]["selector"], json!({"io.kompose.service": "my-db-2"}));
+    // A published range has no single Service port: it is named, not dropped silently.
+    assert_eq!(configuration_of(&design, "Service", "my-db-2")["spec"]["ports"], json!([{"name": "6379", "port": 6379, "targetPort": 6379}]));
+    assert!(stderr.contains("line 16: services.my-db.ports: not converted: port ranges"), "{stderr}");
+    // `$$` is Compose's literal `$`, where Kubernetes expands nothing (a
+    // ConfigMap, a probe); `${VAR}` is named as not interpolated, its value not shown.
+    assert_eq!(configuration_of(&design, "ConfigMap", "my-db-2-env")["data"], json!({"PRICE": "5$", "URL": "${REDIS_URL}"}));
+    let probe = &configuration_of(&design, "Deployment", "my-db-2")["spec"]["template"]["spec"]["containers"][0]["livenessProbe"];
+    assert_eq!(probe["exec"]["command"], json!(["sh", "-c", "echo $HOSTNAME"]));
+    assert!(stderr.contains("line 17: services.my-db.environment: converted in part: `${...}` and `$VAR` are not interpolated"), "{stderr}");
+    assert!(!stderr.contains("line 18:") && !stderr.contains("REDIS_URL"), "{stderr}");
+    validates_cleanly(&dir.path().join("out.yaml"));
+}
+
 #[test]
 fn manifests_import_with_their_relationships_inferred() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,6 +320,48 @@ fn rendered_helm_charts_import_from_standard_input() {
 }
 
 #[test]
+fn standard_input_over_the_file_size_cap_is_refused_without_reading_all_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["import", "-", "-o"])
+        .arg(dir.path().join("out.yaml"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // 64 MiB of comments: weft stops reading past the 16 MiB cap, so the
+    // writer may find the pipe closed.
+    let writer = std::thread::spawn(move || {
+        let chunk = "# padding\n".repeat(1 << 16);
+        for _ in 0..(64 << 20) / chunk.len() {
+            if std::io::Write::write_all(&mut stdin, chunk.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let (_, stderr) = text_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("standard input is more than the 16777216 byte cap"), "{stderr}");
+    assert!(!dir.path().join("out.yaml").exists());
+}
+
+#[test]
+fn files_over_the_file_size_cap_are_refused_without_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // A sparse file of 1 GiB: reading it whole would take that much memory.
+    let huge = dir.path().join("huge.yaml");
+    std::fs::File::create(&huge).unwrap().set_len(1 << 30).unwrap();
+    let (status, stderr, written) = import(&[&huge.to_string_lossy()], dir.path(), "out.yaml");
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("huge.yaml is more than the 16777216 byte cap"), "{stderr}");
+    assert!(written.is_empty());
+}
+
+#[test]
 fn helm_chart_archives_are_refused_with_the_way_to_import_them() {
     let dir = tempfile::tempdir().unwrap();
     let (status, stderr, written) = import(&["tests/fixtures/import/nginx-ingress-helm.tgz"], dir.path(), "chart.yaml");
@@ -284,6 +387,11 @@ fn inputs_that_are_not_importable_say_where_and_why() {
     let (status, stderr, _) = import(&[&broken.to_string_lossy()], dir.path(), "x.yaml");
     assert_eq!(status, 1, "{stderr}");
     assert!(stderr.contains("broken.yaml:3:"), "{stderr}");
+    // The working directory is named `.`, not left blank.
+    let output = weft(&["import", ".", "-o", "dot.yaml"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let (_, stderr) = text_of(&output);
+    assert!(stderr.contains("weft: error: . cannot be read"), "{stderr}");
     let (status, stderr, _) = import(&["tests/fixtures/import/does-not-exist.yaml"], dir.path(), "x.yaml");
     assert_eq!(status, 2, "{stderr}");
     // SOURCE and --from-cluster exclude each other; cluster flags need --from-cluster.
@@ -594,7 +702,7 @@ mod properties {
             let document = serde_json::json!({"services": services});
             let text = serde_json::to_string(&document).unwrap();
             let docs = weft::load::yaml::parse_stream("p", &text, &Default::default()).unwrap();
-            let conversion = weft::import::compose::convert(&docs[0]);
+            let conversion = weft::import::compose::convert(&docs[0], &text);
             for object in &conversion.objects {
                 prop_assert!(object["kind"].is_string());
                 prop_assert!(object["metadata"]["name"].as_str().is_some_and(|n| !n.is_empty()));

@@ -95,7 +95,11 @@ pub(crate) fn run(args: CatalogArgs, verbose: bool) -> Result<ExitCode, String> 
         CatalogCommand::Show { name, format } => show(catalog::find(&entries, &name)?, format),
         CatalogCommand::Use(use_args) => instantiate(catalog::find(&entries, &use_args.name)?, &use_args, verbose),
         CatalogCommand::Export { name, oci: _, output } => {
-            let tarball = catalog::export_oci(catalog::find(&entries, &name)?)?;
+            let entry = catalog::find(&entries, &name)?;
+            if let Err(message) = catalog::parse(entry) {
+                return Ok(broken(&message));
+            }
+            let tarball = catalog::export_oci(entry)?;
             std::fs::write(&output, tarball).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
             eprintln!("wrote {} (Meshery OCI design: design.yml, artifacthub-pkg.yml)", output.display());
             Ok(ExitCode::SUCCESS)
@@ -162,8 +166,17 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     out
 }
 
+/// An entry that does not read is an input error (exit 1), as in `list`.
+fn broken(message: &str) -> ExitCode {
+    eprintln!("weft: error: {message}");
+    ExitCode::from(1)
+}
+
 fn show(entry: &Entry, format: CatalogFormat) -> Result<ExitCode, String> {
-    let parsed = catalog::parse(entry)?;
+    let parsed = match catalog::parse(entry) {
+        Ok(parsed) => parsed,
+        Err(message) => return Ok(broken(&message)),
+    };
     let components = catalog::components(&parsed.design);
     let text = match format {
         CatalogFormat::Json => {
@@ -225,8 +238,21 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
 }
 
 fn instantiate(entry: &Entry, args: &UseArgs, verbose: bool) -> Result<ExitCode, String> {
-    let parsed = catalog::parse(entry)?;
+    let parsed = match catalog::parse(entry) {
+        Ok(parsed) => parsed,
+        Err(message) => return Ok(broken(&message)),
+    };
     let sets = args.sets.iter().map(|s| catalog::parse_assignment(s)).collect::<Result<Vec<_>, _>>()?;
+    // The header records each --set, but not a value set under `data` or
+    // `stringData`: a Secret's would stay in the comment after the Secret
+    // is taken out of the file.
+    let recorded: Vec<String> = sets
+        .iter()
+        .map(|set| match set.path.first().map(String::as_str) {
+            Some("data" | "stringData") => format!("{}=(value not recorded)", set.text.split_once('=').map_or(set.text.as_str(), |(path, _)| path)),
+            _ => set.text.clone(),
+        })
+        .collect();
     let registry = Registry::open(&model_dirs(&[], &[])).map_err(|d| d.message)?;
     let how = Instantiation { namespace: args.namespace.clone(), sets };
     let design = catalog::instantiate(&parsed, &how, &registry)?;
@@ -240,7 +266,7 @@ fn instantiate(entry: &Entry, args: &UseArgs, verbose: bool) -> Result<ExitCode,
         header.push_str(&format!(", in namespace {namespace}"));
     }
     header.push_str(&format!(".\n`weft catalog show {}` lists its caveats.", entry.name));
-    for set in &args.sets {
+    for set in &recorded {
         header.push_str(&format!("\n--set {set}"));
     }
     let text = catalog::to_yaml(&design, &header)?;
@@ -262,7 +288,10 @@ fn instantiate(entry: &Entry, args: &UseArgs, verbose: bool) -> Result<ExitCode,
 
 fn import(file: &Path, into: &Path, name: Option<String>, force: bool) -> Result<ExitCode, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let mut entry = catalog::import_oci(&bytes, &file.display().to_string())?;
+    let mut entry = match catalog::import_oci(&bytes, &file.display().to_string()) {
+        Ok(entry) => entry,
+        Err(message) => return Ok(broken(&message)),
+    };
     if let Some(name) = name {
         entry.name = name;
     }

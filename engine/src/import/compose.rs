@@ -8,6 +8,7 @@
 //! `weft.io/depends-on` annotation: Kubernetes has no start order, and
 //! readiness probes are what orders a start there.
 
+use crate::diagnostic::Span;
 use crate::load::yaml::{Node, Value as YamlValue};
 use serde_json::{Map, Value, json};
 
@@ -34,16 +35,40 @@ pub fn is_compose(document: &Node) -> bool {
     !services.is_empty() && services.iter().all(|s| s.value.is_map() && s.value.get("type").is_none() && s.value.get("settings").is_none())
 }
 
-pub fn convert(document: &Node) -> Conversion {
+/// Converts `document`, parsed from `source` (the text it was read from,
+/// for scalars YAML 1.1 would resolve where Compose, reading YAML 1.2,
+/// keeps the text: an `environment` key `N` or a value `yes`).
+pub fn convert(document: &Node, source: &str) -> Conversion {
+    let source = Source::new(source);
+    let source = &source;
     let mut conversion = Conversion::default();
     let YamlValue::Map(entries) = &document.value else { return conversion };
     let mut claims: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for entry in entries {
         match entry.key.as_str() {
             "services" => {
                 if let YamlValue::Map(services) = &entry.value.value {
                     for service in services {
-                        let mut converter = Service::new(&service.key, &mut conversion, &mut claims);
+                        let mut converter = Service::new(&service.key, source, &mut conversion, &mut claims);
+                        // `my_db` and `my-db` (or two names of non-ASCII letters) make one
+                        // Kubernetes name: the later service's objects get a name of their own.
+                        if names.contains(&converter.name) {
+                            let base = converter.name.clone();
+                            let unique = (2..)
+                                .map(|n: usize| {
+                                    let suffix = format!("-{n}");
+                                    format!("{}{suffix}", base[..base.len().min(63 - suffix.len())].trim_end_matches('-'))
+                                })
+                                .find(|name| !names.contains(name))
+                                .unwrap_or_else(|| base.clone());
+                            converter.rename(&unique);
+                            converter.conversion.unconverted.push(format!(
+                                "line {}: services.{}: renamed: `{base}` names another service's objects; this service's are named `{unique}`",
+                                service.key_span.line, service.key
+                            ));
+                        }
+                        names.push(converter.name.clone());
                         converter.convert(&service.value);
                         converter.finish();
                     }
@@ -73,6 +98,65 @@ fn dns_name(name: &str) -> String {
     if trimmed.is_empty() { "service".into() } else { trimmed.to_owned() }
 }
 
+/// The Compose file's text, to read scalars as written.
+struct Source<'t> {
+    text: &'t str,
+    /// Where each line starts.
+    lines: Vec<usize>,
+    /// Columns count characters; in ASCII text they are bytes.
+    ascii: bool,
+}
+
+impl<'t> Source<'t> {
+    fn new(text: &'t str) -> Self {
+        let lines = std::iter::once(0).chain(text.match_indices('\n').map(|(at, _)| at + 1)).collect();
+        Source { text, lines, ascii: text.is_ascii() }
+    }
+
+    /// The text of a plain scalar as written (none when quoted, tagged,
+    /// anchored or an alias).
+    fn written(&self, span: Span) -> Option<&'t str> {
+        let line_start = *self.lines.get((span.line as usize).checked_sub(1)?)?;
+        let column = (span.column as usize).checked_sub(1)?;
+        let start = if self.ascii { line_start + column } else { line_start + self.text.get(line_start..)?.char_indices().nth(column)?.0 };
+        let text = self.text.get(start..start.checked_add(span.len as usize)?)?;
+        (!text.is_empty() && !text.contains('\n') && !text.starts_with(['"', '\'', '!', '&', '*'])).then_some(text)
+    }
+}
+
+/// Whether a value holds text Compose interpolates: `${VAR}` or `$VAR`
+/// (`$$` is a literal `$`).
+fn interpolates(node: &Node) -> bool {
+    match &node.value {
+        YamlValue::String(text) => {
+            let bytes = text.as_bytes();
+            let mut at = 0;
+            while at < bytes.len() {
+                if bytes[at] == b'$' {
+                    match bytes.get(at + 1) {
+                        Some(b'$') => at += 1,
+                        Some(b'{') => return true,
+                        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => return true,
+                        _ => {}
+                    }
+                }
+                at += 1;
+            }
+            false
+        }
+        YamlValue::Seq(items) => items.iter().any(interpolates),
+        YamlValue::Map(entries) => entries.iter().any(|e| interpolates(&e.value)),
+        _ => false,
+    }
+}
+
+/// Text as Compose leaves it after interpolation, `$$` being a literal `$`.
+/// Only for fields Kubernetes does not expand: in `command`, `args` and
+/// `env` it reduces `$$` to `$` itself.
+fn literal_dollars(text: &str) -> String {
+    text.replace("$$", "$")
+}
+
 /// A scalar as the string Compose means (`80`, `true`, `1.5`).
 fn scalar(node: &Node) -> Option<String> {
     match &node.value {
@@ -86,6 +170,8 @@ fn scalar(node: &Node) -> Option<String> {
 struct Service<'a> {
     key: String,
     name: String,
+    /// The Compose file's text.
+    source: &'a Source<'a>,
     conversion: &'a mut Conversion,
     /// Claims made so far in the file: a named volume two services mount is one claim.
     claims: &'a mut Vec<String>,
@@ -104,13 +190,14 @@ struct Service<'a> {
 }
 
 impl<'a> Service<'a> {
-    fn new(key: &str, conversion: &'a mut Conversion, claims: &'a mut Vec<String>) -> Self {
+    fn new(key: &str, source: &'a Source<'a>, conversion: &'a mut Conversion, claims: &'a mut Vec<String>) -> Self {
         let name = dns_name(key);
         let mut container = Map::new();
         container.insert("name".into(), json!(name));
         Service {
             key: key.to_owned(),
             name,
+            source,
             conversion,
             claims,
             container,
@@ -128,6 +215,34 @@ impl<'a> Service<'a> {
         }
     }
 
+    fn rename(&mut self, name: &str) {
+        self.name = name.to_owned();
+        self.container.insert("name".into(), json!(name));
+    }
+
+    /// A mapping key as Compose reads it: as written (YAML 1.2 has no
+    /// boolean `N`, `Y`, `on` or `no`, which the loader's YAML 1.1 resolves).
+    fn key_text(&self, entry: &crate::load::yaml::Entry) -> String {
+        let resolved = matches!(entry.key.as_str(), "true" | "false" | "null") || entry.key.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c));
+        if resolved && let Some(text) = self.source.written(entry.key_span) {
+            return text.to_owned();
+        }
+        entry.key.clone()
+    }
+
+    /// A scalar value as Compose reads it: `yes`, `on` and `N` stay text;
+    /// only `true` and `false` (any case) are booleans in YAML 1.2.
+    fn value_text(&self, node: &Node) -> Option<String> {
+        if let YamlValue::Bool(_) = node.value
+            && let Some(text) = self.source.written(node.span)
+            && !text.eq_ignore_ascii_case("true")
+            && !text.eq_ignore_ascii_case("false")
+        {
+            return Some(text.to_owned());
+        }
+        scalar(node)
+    }
+
     fn skip(&mut self, line: u32, key: &str, why: &str) {
         let path = format!("services.{}.{key}", self.key);
         note(self.conversion, line, &path, why);
@@ -138,6 +253,14 @@ impl<'a> Service<'a> {
         for entry in entries {
             let line = entry.key_span.line;
             let value = &entry.value;
+            if !entry.key.starts_with("x-") && interpolates(value) {
+                // Compose fills `${VAR}` from the environment and `.env`; the
+                // objects would hold the text `${VAR}`. The value is not quoted.
+                let path = format!("services.{}.{}", self.key, entry.key);
+                self.conversion.unconverted.push(format!(
+                    "line {line}: {path}: converted in part: `${{...}}` and `$VAR` are not interpolated (weft reads no environment or .env file); set the values in the design"
+                ));
+            }
             match entry.key.as_str() {
                 "image" => {
                     if let Some(image) = value.as_str() {
@@ -157,9 +280,11 @@ impl<'a> Service<'a> {
                 }
                 "expose" => {
                     for port in value.as_seq().unwrap_or_default() {
-                        match scalar(port).and_then(|p| p.split('/').next().and_then(|n| n.parse::<u16>().ok())) {
-                            Some(target) => self.add_port(None, target, "TCP"),
-                            None => self.skip(port.span.line, "expose", "not a port number"),
+                        let text = scalar(port).unwrap_or_default();
+                        let (number, protocol) = text.split_once('/').unwrap_or((&text, "tcp"));
+                        match number.parse::<u16>() {
+                            Ok(target) => self.add_port(None, target, &protocol.to_ascii_uppercase()),
+                            Err(_) => self.skip(port.span.line, "expose", "not a port number"),
                         }
                     }
                 }
@@ -184,7 +309,7 @@ impl<'a> Service<'a> {
                 "entrypoint" => self.words("command", value, line, "entrypoint"),
                 "working_dir" => {
                     if let Some(dir) = value.as_str() {
-                        self.container.insert("workingDir".into(), json!(dir));
+                        self.container.insert("workingDir".into(), json!(literal_dollars(dir)));
                     }
                 }
                 "restart" => {
@@ -205,7 +330,7 @@ impl<'a> Service<'a> {
                 "hostname" => self.hostname = value.as_str().map(str::to_owned),
                 "labels" => {
                     let labels: Vec<(String, Option<String>)> = match &value.value {
-                        YamlValue::Map(labels) => labels.iter().map(|l| (l.key.clone(), scalar(&l.value))).collect(),
+                        YamlValue::Map(labels) => labels.iter().map(|l| (self.key_text(l), self.value_text(&l.value))).collect(),
                         YamlValue::Seq(items) => items
                             .iter()
                             .filter_map(Node::as_str)
@@ -214,7 +339,7 @@ impl<'a> Service<'a> {
                         _ => Vec::new(),
                     };
                     for (key, text) in labels {
-                        self.annotations.insert(key, json!(text.unwrap_or_default()));
+                        self.annotations.insert(key, json!(literal_dollars(&text.unwrap_or_default())));
                     }
                 }
                 "networks" => self.skip(line, "networks", "Pods of a namespace share one network"),
@@ -235,9 +360,12 @@ impl<'a> Service<'a> {
         if port.is_map() {
             let number = |key: &str| port.get(key).and_then(scalar).and_then(|p| p.parse::<u16>().ok());
             let protocol = port.get("protocol").and_then(Node::as_str).unwrap_or("tcp").to_ascii_uppercase();
-            match number("target") {
-                Some(target) => self.add_port(number("published"), target, &protocol),
-                None => self.skip(line, "ports", "a port without a numeric `target`"),
+            match (number("target"), port.get("published").filter(|p| !p.is_null()).map(|_| number("published"))) {
+                (Some(target), None) => self.add_port(None, target, &protocol),
+                (Some(target), Some(Some(published))) => self.add_port(Some(published), target, &protocol),
+                // A range (`published: "8080-8081"`) has no single Service port.
+                (Some(_), Some(None)) => self.skip(line, "ports", "port ranges and unparsable mappings"),
+                (None, _) => self.skip(line, "ports", "a port without a numeric `target`"),
             }
             return;
         }
@@ -276,23 +404,36 @@ impl<'a> Service<'a> {
 
     /// `environment` as a mapping or a list of `KEY=VALUE`.
     fn environment(&mut self, value: &Node) {
-        let pairs: Vec<(String, Option<String>, u32)> = match &value.value {
-            YamlValue::Map(entries) => entries.iter().map(|e| (e.key.clone(), scalar(&e.value), e.key_span.line)).collect(),
+        // (key, value, line); a value of None comes from the host, Some(None) is not a scalar.
+        let pairs: Vec<(String, Option<Option<String>>, u32)> = match &value.value {
+            YamlValue::Map(entries) => entries
+                .iter()
+                .map(|e| {
+                    let text = if e.value.is_null() { None } else { Some(self.value_text(&e.value)) };
+                    (self.key_text(e), text, e.key_span.line)
+                })
+                .collect(),
             YamlValue::Seq(items) => items
                 .iter()
-                .filter_map(|item| item.as_str().map(|text| (text, item.span.line)))
+                .filter_map(|item| {
+                    // A bare `- Y` is a name (YAML 1.2), not the boolean of YAML 1.1.
+                    let as_written = || matches!(item.value, YamlValue::Bool(_) | YamlValue::Number(_)).then(|| self.source.written(item.span)).flatten();
+                    item.as_str().or_else(as_written).map(|text| (text.to_owned(), item.span.line))
+                })
                 .map(|(text, line)| match text.split_once('=') {
-                    Some((key, value)) => (key.to_owned(), Some(value.to_owned()), line),
-                    None => (text.to_owned(), None, line),
+                    Some((key, value)) => (key.to_owned(), Some(Some(value.to_owned())), line),
+                    None => (text, None, line),
                 })
                 .collect(),
             _ => Vec::new(),
         };
         for (key, text, line) in pairs {
             match text {
-                Some(text) => {
-                    self.environment.insert(key, json!(text));
+                Some(Some(text)) => {
+                    // A ConfigMap's values are not expanded: Compose's `$$` is a `$`.
+                    self.environment.insert(key, json!(literal_dollars(&text)));
                 }
+                Some(None) => self.skip(line, &format!("environment.{key}"), "a list or map, not a value"),
                 None => self.skip(line, &format!("environment.{key}"), "its value comes from the host's environment"),
             }
         }
@@ -302,9 +443,12 @@ impl<'a> Service<'a> {
     /// own, a bind mount an empty claim (the host's files stay behind).
     fn volume(&mut self, index: usize, volume: &Node) {
         let line = volume.span.line;
+        let mut declared_bind = false;
         let (source, target, read_only, tmpfs) = if volume.is_map() {
             let text = |key: &str| volume.get(key).and_then(Node::as_str).map(str::to_owned);
             let read_only = matches!(volume.get("read_only").map(|n| &n.value), Some(YamlValue::Bool(true)));
+            // A bind mount's source is a path, relative ones included (`type: bind, source: config`).
+            declared_bind = text("type").as_deref() == Some("bind");
             (text("source"), text("target"), read_only, text("type").as_deref() == Some("tmpfs"))
         } else {
             let Some(text) = volume.as_str() else {
@@ -328,7 +472,7 @@ impl<'a> Service<'a> {
             volume_name = format!("{}-tmpfs{index}", self.name);
             self.volumes.push(json!({"name": volume_name, "emptyDir": {"medium": "Memory"}}));
         } else {
-            let bind = source.as_deref().is_some_and(|s| s.starts_with(['.', '/', '~']) || s.contains('/'));
+            let bind = declared_bind || source.as_deref().is_some_and(|s| s.starts_with(['.', '/', '~']) || s.contains('/'));
             let claim = match source.as_deref() {
                 Some(named) if !bind => dns_name(named),
                 _ => format!("{}-claim{index}", self.name),
@@ -395,6 +539,8 @@ impl<'a> Service<'a> {
             self.skip(line, "healthcheck", "no `test` command");
             return;
         };
+        // Compose reads `$$` as `$`; Kubernetes expands nothing in a probe's command.
+        let command: Vec<String> = command.iter().map(|word| literal_dollars(word)).collect();
         let mut probe = json!({"exec": {"command": command}});
         for (key, field) in [("interval", "periodSeconds"), ("timeout", "timeoutSeconds"), ("start_period", "initialDelaySeconds")] {
             if let Some(text) = value.get(key).and_then(Node::as_str) {

@@ -25,7 +25,7 @@ pub fn is_kustomization(document: &Node) -> bool {
 
 /// The manifests `kubectl kustomize DIR` renders.
 pub fn build(dir: &Path) -> Result<String, Error> {
-    let shown = crate::load::display_path(dir);
+    let shown = super::shown(dir);
     let output = match std::process::Command::new("kubectl").arg("kustomize").arg(dir).output() {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -153,7 +153,7 @@ fn limits() -> Limits {
 /// Reads a file or folder: a design, manifests, a Compose file, a
 /// Kustomization (folder, file or archive); a Helm chart is refused.
 pub fn read_path(path: &Path) -> Result<Read, Error> {
-    let display = load::display_path(path);
+    let display = shown(path);
     let default_name = stem(path);
     if path.is_dir() {
         if kustomize::kustomization_file(path).is_some() {
@@ -166,7 +166,15 @@ pub fn read_path(path: &Path) -> Result<Read, Error> {
         let repo = load::load(&[path.to_path_buf()], &load::Options::default(), &crate::progress::Progress::hidden()).map_err(|f| Error::Run(f.0))?;
         return from_designs(repo.designs, repo.sources, repo.diagnostics, &display, default_name);
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::Run(format!("cannot read {display}: {e}")))?;
+    // Never more than one byte past the cap (a huge file, `/dev/zero`), which is enough to refuse it.
+    let cap = limits().max_file_size;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, cap.saturating_add(1)), &mut bytes))
+        .map_err(|e| Error::Run(format!("cannot read {display}: {e}")))?;
+    if bytes.len() as u64 > cap {
+        return Err(Error::input(format!("{display} is more than the {cap} byte cap")));
+    }
     if path.file_name().is_some_and(|n| n == "Chart.yaml") {
         return Err(helm_chart(&display));
     }
@@ -174,7 +182,7 @@ pub fn read_path(path: &Path) -> Result<Read, Error> {
     if let Some(folder) = path.parent().filter(|folder| kustomize::kustomization_file(folder).is_some_and(|file| file.file_name() == path.file_name())) {
         let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
         let text = kustomize::build(folder)?;
-        return read_text(&format!("{} (kustomize)", load::display_path(folder)), &text, SourceKind::Kustomize, stem(folder));
+        return read_text(&format!("{} (kustomize)", shown(folder)), &text, SourceKind::Kustomize, stem(folder));
     }
     if load::oci::is_archive(path, &bytes) {
         match kustomize::inspect_archive(&bytes, limits().max_file_size).map_err(|e| Error::input(format!("{display}: {e}")))? {
@@ -224,7 +232,7 @@ fn read_bytes(display: &str, bytes: &[u8], folder: Option<&Path>, default_name: 
     }
     let documents = load::yaml::parse_stream(display, text, &limits).unwrap_or_default();
     if let Some(compose_file) = documents.iter().find(|d| compose::is_compose(d)) {
-        let converted = compose::convert(compose_file);
+        let converted = compose::convert(compose_file, text);
         if converted.objects.is_empty() {
             return Err(Error::input(format!("{display}: a Docker Compose file with no service to convert")));
         }
@@ -240,7 +248,7 @@ fn read_bytes(display: &str, bytes: &[u8], folder: Option<&Path>, default_name: 
         };
         let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
         let text = kustomize::build(folder)?;
-        return read_text(&format!("{} (kustomize)", load::display_path(folder)), &text, SourceKind::Kustomize, default_name);
+        return read_text(&format!("{} (kustomize)", shown(folder)), &text, SourceKind::Kustomize, default_name);
     }
     Err(Error::input(format!(
         "{display} is neither a Meshery design, Kubernetes manifests, a Docker Compose file nor a Kustomization"
@@ -443,6 +451,13 @@ fn stem(path: &Path) -> String {
     }
     let base = [".tar.gz", ".tgz", ".tar", ".yaml", ".yml", ".json"].iter().find_map(|ext| name.strip_suffix(ext)).unwrap_or(&name);
     if base.is_empty() { "design".into() } else { base.to_owned() }
+}
+
+/// A path for messages: relative to the working directory, and `.` for it
+/// (which `load::display_path` shows as nothing).
+pub(crate) fn shown(path: &Path) -> String {
+    let display = load::display_path(path);
+    if display.is_empty() { ".".into() } else { display }
 }
 
 fn helm_chart(display: &str) -> Error {
