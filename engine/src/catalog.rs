@@ -20,7 +20,7 @@ include!(concat!(env!("OUT_DIR"), "/catalog_entries.rs"));
 pub const DESIGN_FILE: &str = "design.yaml";
 
 /// Entries are small; this guards `--catalog` folders and imports.
-const MAX_DESIGN_SIZE: u64 = 16 << 20;
+pub const MAX_DESIGN_SIZE: u64 = 16 << 20;
 
 /// One catalog entry as found: its folder name and its design's text.
 #[derive(Clone, Debug, PartialEq, Eq)]

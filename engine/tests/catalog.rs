@@ -673,6 +673,9 @@ fn entries_whose_components_are_not_maps_are_input_errors_with_their_position() 
     assert!(stderr.contains("odd/design.yaml:2:7: "), "{stderr}");
     std::fs::write(&tarball, "not a tarball").unwrap();
     run_weft(&["catalog", "import", tarball.to_str().unwrap(), "--into", dir.path().join("imported").to_str().unwrap()], &repo_root(), 1);
+    // An endless input is refused once past the cap, not read into memory.
+    let (_, stderr) = run_weft(&["catalog", "import", "/dev/zero", "--into", dir.path().join("imported").to_str().unwrap()], &repo_root(), 1);
+    assert!(stderr.contains("/dev/zero: more than the 67108864 byte cap"), "{stderr}");
 }
 
 #[test]

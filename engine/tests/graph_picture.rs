@@ -364,6 +364,11 @@ fn html_page_renders_in_headless_chromium() {
         .map(|tag| attribute(tag, "data-name"))
         .collect();
     assert_eq!(lit, BTreeSet::from(["web-config".to_owned(), "web".to_owned(), "shop".to_owned()]), "web-config, the Deployment that mounts it, and its Namespace");
+    // A malformed escape in a link still leaves a working page.
+    let malformed = headless(&chromium, &profile, &["--dump-dom"], &format!("{}#find=%E0%A4%A", file_url(&file)));
+    let body = &malformed[malformed.find("<body").expect("a body")..];
+    let body_tag = &body[..body.find('>').unwrap()];
+    assert!(body_tag.contains("data-ready=\"true\"") && !body_tag.contains("data-error"), "the page broke on #find=%E0%A4%A: {body_tag}");
 
     // A screenshot with the drawing on it: many colours, among them the
     // Deployment badge's blue and the red of what is missing.

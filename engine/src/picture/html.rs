@@ -146,7 +146,11 @@ const SCRIPT: &str = r#"window.addEventListener("error", function (e) { document
   fit();
   // PAGE.html#find=NAME opens the page with NAME found, for links.
   var wanted = /^#find=(.+)$/.exec(window.location.hash);
-  if (wanted) { search.value = decodeURIComponent(wanted[1]); find(); }
+  // A malformed escape (`#find=%`) is searched for as written, not thrown.
+  if (wanted) {
+    try { search.value = decodeURIComponent(wanted[1]); } catch (e) { search.value = wanted[1]; }
+    find();
+  }
   document.body.setAttribute("data-nodes", String(Object.keys(nodes).length));
   document.body.setAttribute("data-ready", "true");
 })();
