@@ -596,6 +596,14 @@ fn exports_to_manifests_render_as_weft_plans_them() {
         }).collect();
         assert_eq!(exported, rendered, "{fixture}");
     }
+
+    // A design `weft plan` would refuse is not exported as manifests: the
+    // errors are shown at their lines and nothing is written.
+    let out = dir.path().join("invalid.yaml");
+    let (status, stderr) = export("tests/fixtures/meshery/meshkit-invalid-k8s.yaml", "manifests", &out);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("error[") && stderr.contains("meshkit-invalid-k8s.yaml:") && stderr.contains("weft: not exported"), "{stderr}");
+    assert!(!out.exists(), "nothing is written");
 }
 
 #[test]

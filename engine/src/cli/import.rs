@@ -146,7 +146,22 @@ pub(crate) fn run_export(args: ExportArgs, verbose: bool) -> Result<ExitCode, St
     let output = &args.output;
     match args.to {
         ExportTarget::Manifests => {
-            let objects = weft::export::manifest_objects(std::slice::from_ref(&read.design), &registry);
+            // Manifests are what kubectl or weft apply next: a design `weft
+            // plan` would refuse is not written out as one. (Meshery and OCI
+            // exports carry a design as it is, as Meshery's own do.)
+            let designs = std::slice::from_ref(&read.design);
+            let options = weft::validate::Options { allow_unknown: false };
+            let mut errors: Vec<_> = weft::validate::validate(designs, &read.sources, &registry, options, &Progress::hidden())
+                .into_iter()
+                .filter(|d| d.is_error())
+                .collect();
+            if !errors.is_empty() {
+                let count = errors.len();
+                show_diagnostics(&mut errors, &read.sources, verbose);
+                eprintln!("weft: not exported: the design has {count} error(s)");
+                return Ok(ExitCode::from(1));
+            }
+            let objects = weft::export::manifest_objects(designs, &registry);
             write(output, weft::export::yaml_stream(&objects)?.as_bytes())?;
             eprintln!("weft: exported {} objects to {}", objects.len(), output.display());
         }
