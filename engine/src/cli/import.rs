@@ -1,7 +1,8 @@
 //! `weft import` and `weft export`: designs in from what teams have
 //! (designs, manifests, Compose, Kustomize, rendered Helm charts, a live
 //! cluster) and out as manifests, Meshery designs and OCI tarballs. Exit
-//! codes: 0 written, 1 the input cannot be imported, 2 weft could not run.
+//! codes: 0 written, 1 the input cannot be imported or the design written
+//! has errors (as `weft validate` would exit), 2 weft could not run.
 //! Nothing here prints object values: a Secret goes to the file asked for
 //! and nowhere else.
 
@@ -106,6 +107,7 @@ pub(crate) fn run_import(args: ImportArgs, verbose: bool) -> Result<ExitCode, St
     };
     let recorded = read.design.relationships.len();
     let mut imported = import::design(read, &registry, &options);
+    let errors = imported.diagnostics.iter().filter(|d| d.is_error()).count();
     show_diagnostics(&mut imported.diagnostics, &imported.sources, verbose);
     let shown_source = args.source.as_deref().map_or_else(|| "cluster".to_owned(), |s| s.display().to_string());
     for note in &imported.unconverted {
@@ -122,6 +124,11 @@ pub(crate) fn run_import(args: ImportArgs, verbose: bool) -> Result<ExitCode, St
         relationships.saturating_sub(recorded),
         if imported.unconverted.is_empty() { String::new() } else { format!(", {} notes on what was not converted (kept in metadata.unconverted)", imported.unconverted.len()) },
     );
+    // The design is written either way: it is where the errors get fixed.
+    if errors > 0 {
+        eprintln!("weft: the design has {errors} error(s) to fix before it applies (`weft validate {}` lists them)", args.output.display());
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
