@@ -28,7 +28,7 @@ mod import_command;
 #[derive(Parser)]
 #[command(name = "weft", version, about = "Declarative GitOps for cloud native infrastructure: validate, graph and model Meshery designs and Kubernetes manifests.")]
 struct Cli {
-    /// Also report informational findings, such as files skipped as neither designs nor Kubernetes objects.
+    /// Also report informational findings, such as files skipped as neither designs nor Kubernetes objects (and, for `import --from-cluster`, each live object left out).
     #[arg(short, long, global = true)]
     verbose: bool,
     #[command(subcommand)]

@@ -111,8 +111,40 @@ const SERVER_METADATA: &[&str] = &[
     "finalizers",
 ];
 
-/// The live objects, cleaned of server-owned state, in a stable order.
-pub async fn live_objects(target: &Target, options: &Options) -> Result<Vec<Value>, String> {
+/// What onboarding found: the objects to put in a design, and the ones
+/// left out because the cluster made them, each with why.
+#[derive(Debug, Default)]
+pub struct Onboarded {
+    /// Cleaned of server-owned state, sorted by group, kind, namespace, name.
+    pub objects: Vec<Value>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// A live object left out of the design.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub reason: &'static str,
+}
+
+impl Skipped {
+    fn of(object: &Value, reason: &'static str) -> Skipped {
+        Skipped {
+            kind: object["kind"].as_str().unwrap_or_default().to_owned(),
+            namespace: namespace_of(object).map(str::to_owned),
+            name: name_of(object).to_owned(),
+            reason,
+        }
+    }
+}
+
+const DEFAULT_SERVICE_ACCOUNT: &str = "the `default` ServiceAccount the service-account controller makes in every namespace, unchanged";
+
+/// The live objects, cleaned of server-owned state, in a stable order, and
+/// what was left out.
+pub async fn live_objects(target: &Target, options: &Options) -> Result<Onboarded, String> {
     let params = match &options.selector {
         Some(selector) => ListParams::default().labels(selector),
         None => ListParams::default(),
@@ -167,34 +199,42 @@ pub async fn live_objects(target: &Target, options: &Options) -> Result<Vec<Valu
 }
 
 /// The objects worth onboarding among `listed` (each with `apiVersion` and
-/// `kind`), cleaned and sorted by group, kind, namespace and name.
-/// `schemas` holds the `openAPIV3Schema` of custom resources by
-/// (`apiVersion`, `kind`), for their defaults.
-pub fn onboard(listed: Vec<Value>, options: &Options, schemas: &BTreeMap<(String, String), Value>) -> Vec<Value> {
+/// `kind`), cleaned and sorted by group, kind, namespace and name, and the
+/// others with the reason each is left out. `schemas` holds the
+/// `openAPIV3Schema` of custom resources by (`apiVersion`, `kind`), for
+/// their defaults.
+pub fn onboard(listed: Vec<Value>, options: &Options, schemas: &BTreeMap<(String, String), Value>) -> Onboarded {
     let context = Context::of(&listed, options);
-    let mut kept: Vec<Value> = listed
-        .into_iter()
-        .filter(|o| skip_reason(o, &context).is_none())
-        .map(|mut o| {
-            clean(&mut o, schemas);
-            if context.autoscaled.contains(&(namespace_of(&o).unwrap_or_default().to_owned(), o["kind"].as_str().unwrap_or_default().to_owned(), name_of(&o).to_owned())) {
-                // The autoscaler writes the replicas: a design holding them
-                // would fight it at every apply.
-                if let Some(Value::Object(spec)) = o.get_mut("spec") {
-                    spec.shift_remove("replicas");
-                }
+    let mut skipped = Vec::new();
+    let mut kept = Vec::with_capacity(listed.len());
+    for mut object in listed {
+        if let Some(reason) = skip_reason(&object, &context) {
+            skipped.push(Skipped::of(&object, reason));
+            continue;
+        }
+        clean(&mut object, schemas);
+        let key = (namespace_of(&object).unwrap_or_default().to_owned(), object["kind"].as_str().unwrap_or_default().to_owned(), name_of(&object).to_owned());
+        if context.autoscaled.contains(&key) {
+            // The autoscaler writes the replicas: a design holding them
+            // would fight it at every apply.
+            if let Some(Value::Object(spec)) = object.get_mut("spec") {
+                spec.shift_remove("replicas");
             }
-            o
-        })
-        .filter(|o| !is_default_service_account(o))
-        .collect();
+        }
+        if is_default_service_account(&object) {
+            skipped.push(Skipped::of(&object, DEFAULT_SERVICE_ACCOUNT));
+            continue;
+        }
+        kept.push(object);
+    }
     kept.sort_by_cached_key(|o| {
         let api_version = o.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
         let group = crate::cluster::split_api_version(api_version).0.to_owned();
         let kind = o.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
         (group, kind, namespace_of(o).unwrap_or_default().to_owned(), name_of(o).to_owned())
     });
-    kept
+    skipped.sort_by(|a, b| (a.reason, &a.kind, &a.namespace, &a.name).cmp(&(b.reason, &b.kind, &b.namespace, &b.name)));
+    Onboarded { objects: kept, skipped }
 }
 
 /// One LIST of a kind, every page, with `apiVersion` and `kind` set on
@@ -877,6 +917,7 @@ mod tests {
 
     fn kept(objects: Vec<Value>, options: &Options) -> Vec<(String, String, String)> {
         onboard(objects, options, &BTreeMap::new())
+            .objects
             .iter()
             .map(|o| (o["kind"].as_str().unwrap().to_owned(), namespace_of(o).unwrap_or_default().to_owned(), name_of(o).to_owned()))
             .collect()
@@ -1154,7 +1195,7 @@ mod tests {
             in_shop("apps/v1", "Deployment", "worker", json!({"spec": {"replicas": 3}})),
             in_shop("autoscaling/v2", "HorizontalPodAutoscaler", "web", json!({"spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 10}})),
         ];
-        let onboarded = onboard(listed, &Options::default(), &BTreeMap::new());
+        let onboarded = onboard(listed, &Options::default(), &BTreeMap::new()).objects;
         let spec_of = |name: &str| onboarded.iter().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == name).unwrap()["spec"].clone();
         assert_eq!(spec_of("web"), json!({}));
         assert_eq!(spec_of("worker"), json!({"replicas": 3}));

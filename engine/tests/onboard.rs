@@ -234,7 +234,7 @@ fn onboard(kubeconfig: &Path, options: &Options) -> Vec<Value> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let target = weft::cluster::Target::connect(Some(kubeconfig), None).await.unwrap();
-        live_objects(&target, options).await.unwrap()
+        live_objects(&target, options).await.unwrap().objects
     })
 }
 
@@ -512,6 +512,19 @@ fn weft_import_from_a_cluster_makes_a_design_that_plans_as_no_change() {
     let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "{said}");
     assert!(!said.contains(PASSWORD) && !said.contains(PASSWORD_BASE64), "{said}");
+    // What was left out is said, counted by reason.
+    assert!(said.contains("objects the cluster made (--verbose lists them):"), "{said}");
+    for reason in ["owned by a controller", "service-account token", "root CA publisher", "the `default` ServiceAccount"] {
+        assert!(said.lines().any(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && l.contains(reason)), "no count for {reason:?}: {said}");
+    }
+    let verbose = weft(
+        &["import", "--from-cluster", "-v", "--kubeconfig", kubeconfig.to_str().unwrap(), "--namespace", "shop", "-o", design.to_str().unwrap()],
+        &repo_root(),
+    );
+    let listed = String::from_utf8_lossy(&verbose.stderr).into_owned();
+    for object in ["ReplicaSet shop/web-7d4b9c", "ConfigMap shop/kube-root-ca.crt", "ServiceAccount shop/default"] {
+        assert!(listed.lines().any(|l| l.trim() == object), "{object} not listed: {listed}");
+    }
     let text = std::fs::read_to_string(&design).unwrap();
     for absent in ["web-7d4b9c", "kube-root-ca.crt", "web-token", "managedFields", "resourceVersion", "last-applied-configuration"] {
         assert!(!text.contains(absent), "{absent} in the design:\n{text}");

@@ -75,7 +75,7 @@ pub(crate) struct ExportArgs {
 pub(crate) fn run_import(args: ImportArgs, verbose: bool) -> Result<ExitCode, String> {
     let registry = Registry::open(&model_dirs(&args.models.dirs, &[])).map_err(|d| d.message)?;
     let read = if args.from_cluster {
-        read_cluster(&args)?
+        read_cluster(&args, verbose)?
     } else {
         match args.source.as_deref() {
             Some(source) if source == std::path::Path::new("-") => {
@@ -132,15 +132,41 @@ pub(crate) fn run_import(args: ImportArgs, verbose: bool) -> Result<ExitCode, St
     Ok(ExitCode::SUCCESS)
 }
 
-/// The objects `--from-cluster` names, as manifests to import.
-fn read_cluster(args: &ImportArgs) -> Result<Result<import::Read, import::Error>, String> {
+/// The objects `--from-cluster` names, as manifests to import. What was
+/// left out is counted by reason (listed with --verbose), so nothing
+/// disappears without a word.
+fn read_cluster(args: &ImportArgs, verbose: bool) -> Result<Result<import::Read, import::Error>, String> {
     let options = weft::onboard::Options { namespaces: args.namespaces.clone(), selector: args.selector.clone() };
-    let objects = runtime()?.block_on(async {
+    let onboarded = runtime()?.block_on(async {
         let target = weft::cluster::Target::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         weft::onboard::live_objects(&target, &options).await
     })?;
+    if !onboarded.skipped.is_empty() {
+        let mut by_reason: Vec<(&str, usize)> = Vec::new();
+        for skipped in &onboarded.skipped {
+            match by_reason.iter_mut().find(|(reason, _)| *reason == skipped.reason) {
+                Some((_, count)) => *count += 1,
+                None => by_reason.push((skipped.reason, 1)),
+            }
+        }
+        by_reason.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        eprintln!(
+            "weft: left out {} objects the cluster made{}:",
+            onboarded.skipped.len(),
+            if verbose { "" } else { " (--verbose lists them)" }
+        );
+        for (reason, count) in by_reason {
+            eprintln!("  {count} {reason}");
+            if verbose {
+                for skipped in onboarded.skipped.iter().filter(|s| s.reason == reason) {
+                    let at = skipped.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
+                    eprintln!("      {} {at}{}", skipped.kind, skipped.name);
+                }
+            }
+        }
+    }
     let name = args.context.clone().unwrap_or_else(|| "cluster".into());
-    Ok(import::read_objects("cluster", &objects, &name))
+    Ok(import::read_objects("cluster", &onboarded.objects, &name))
 }
 
 pub(crate) fn run_export(args: ExportArgs, verbose: bool) -> Result<ExitCode, String> {
