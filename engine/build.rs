@@ -10,6 +10,11 @@ fn main() {
     // everything below it: adding, removing or editing an entry rebuilds.
     println!("cargo:rerun-if-changed={}", catalog.display());
     let mut entries: Vec<(String, String)> = Vec::new();
+    // Outside the workspace (a packaged crate) there is no catalog to
+    // embed: say so at build time rather than ship an empty one silently.
+    if !catalog.is_dir() {
+        println!("cargo:warning=no catalog at {}: `weft catalog` will list nothing but what --catalog names", catalog.display());
+    }
     if let Ok(dir) = std::fs::read_dir(&catalog) {
         for folder in dir.flatten() {
             let design = folder.path().join("design.yaml");

@@ -252,8 +252,21 @@ pub struct Assignment {
     pub value: Value,
 }
 
+impl Assignment {
+    /// The assignment as messages show it: where the value goes, not the
+    /// value, which may be a password.
+    pub fn shown(&self) -> String {
+        shown(&self.text)
+    }
+}
+
+fn shown(text: &str) -> String {
+    text.split_once('=').map_or_else(|| text.to_owned(), |(target, _)| format!("{target}=…"))
+}
+
 pub fn parse_assignment(text: &str) -> Result<Assignment, String> {
-    let error = |why: &str| format!("--set {text}: {why}; write [KIND/]NAME.FIELD[.FIELD...]=VALUE, e.g. Deployment/web.spec.replicas=3");
+    let shown = shown(text);
+    let error = |why: &str| format!("--set {shown}: {why}; write [KIND/]NAME.FIELD[.FIELD...]=VALUE, e.g. Deployment/web.spec.replicas=3");
     let (target, value) = text.split_once('=').ok_or_else(|| error("no `=`"))?;
     let mut segments = split_path(target).into_iter();
     let first = segments.next().unwrap_or_default();
@@ -469,7 +482,7 @@ fn label(component: &Value) -> String {
 
 /// The index of the component a `--set` names.
 fn target_of(design: &Value, assignment: &Assignment) -> Result<usize, String> {
-    let at = &assignment.text;
+    let at = &assignment.shown();
     let components = design["components"].as_array().ok_or("the design has no components list")?;
     let matching: Vec<usize> = components
         .iter()
@@ -496,7 +509,7 @@ fn target_of(design: &Value, assignment: &Assignment) -> Result<usize, String> {
 /// exist; the last may be new in a map (a label, an annotation), since the
 /// result is validated against the kind's schema afterwards.
 fn assign(component: &mut Value, assignment: &Assignment) -> Result<(), String> {
-    let at = &assignment.text;
+    let at = &assignment.shown();
     let component_label = label(component);
     if !component["configuration"].is_object() {
         component["configuration"] = json!({});

@@ -609,6 +609,13 @@ fn use_names_unknown_components_and_fields_and_refuses_bad_namespaces() {
     fails(&["--set", "Deployment/api.spec.replicas.x=3"], "`spec.replicas` of Deployment/api is a number, which has no field `x`");
     fails(&["--set", "Deployment/api=3"], "no field after the component");
     fails(&["--namespace", "Team_A"], "--namespace Team_A: not a namespace name");
+    // A value may be a password: a failed --set names where it was to go, never the value.
+    let mut args = vec!["catalog", "use", "webapp-postgres", "--into", into, "--set", "Secret/db-credentials.stringData.pasword.x=hunter2"];
+    let (_, stderr) = run_weft(&args, &repo_root(), 2);
+    assert!(stderr.contains("--set Secret/db-credentials.stringData.pasword.x=…:") && !stderr.contains("hunter2"), "{stderr}");
+    args[6] = "Secret/db-credentials.stringData.password=[hunter2";
+    let (_, stderr) = run_weft(&args, &repo_root(), 2);
+    assert!(stderr.contains("the value is not YAML") && !stderr.contains("hunter2"), "{stderr}");
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "a failed `use` wrote a file");
 
     // A value the schema refuses is written, reported, and fails the run.
