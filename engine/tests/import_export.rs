@@ -176,6 +176,37 @@ fn compose_files_of_unusual_shapes_convert_as_compose_reads_them() {
 }
 
 #[test]
+fn compose_replica_counts_and_disabled_health_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("compose.yml");
+    let text = r#"services:
+  web:
+    image: nginx:1.27
+    scale: 3
+    healthcheck: {test: ["NONE"]}
+  worker:
+    image: busybox:1.37
+    scale: 2
+    deploy: {replicas: 4}
+  broken:
+    image: busybox:1.37
+    deploy: {replicas: -1}
+"#;
+    std::fs::write(&source, text).unwrap();
+    let (status, stderr, written) = import(&[&source.to_string_lossy()], dir.path(), "out.yaml");
+    assert_eq!(status, 0, "{stderr}");
+    let design = parse_yaml(&written);
+    let replicas = |name: &str| configuration_of(&design, "Deployment", name)["spec"]["replicas"].clone();
+    assert_eq!(replicas("web"), 3, "the older `scale` is the replica count");
+    assert_eq!(replicas("worker"), 4, "deploy.replicas wins over scale");
+    assert_eq!(replicas("broken"), 1);
+    assert!(stderr.contains("line 12: services.broken.deploy.replicas: not converted: not a number of replicas; the Deployment runs 1"), "{stderr}");
+    // `test: ["NONE"]` turns the check off: no probe, and nothing to report.
+    assert!(configuration_of(&design, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0].get("livenessProbe").is_none());
+    assert!(!stderr.contains("services.web.healthcheck"), "{stderr}");
+}
+
+#[test]
 fn manifests_import_with_their_relationships_inferred() {
     let dir = tempfile::tempdir().unwrap();
     let (status, stderr, written) = import(&["tests/fixtures/import/manifest-with-crds.yml"], dir.path(), "crds.yaml");

@@ -319,6 +319,12 @@ impl<'a> Service<'a> {
                 }
                 "healthcheck" => self.healthcheck(value, line),
                 "deploy" => self.deploy(value),
+                // The older spelling of deploy.replicas, which wins when both are set.
+                "scale" => {
+                    if self.replicas.is_none() {
+                        self.replica_count(value, line, "scale");
+                    }
+                }
                 "mem_limit" => self.resource("memory", value, true, line, "mem_limit"),
                 "mem_reservation" => self.resource("memory", value, false, line, "mem_reservation"),
                 "cpus" => self.resource("cpu", value, true, line, "cpus"),
@@ -523,6 +529,10 @@ impl<'a> Service<'a> {
         if matches!(value.get("disable").map(|n| &n.value), Some(YamlValue::Bool(true))) {
             return;
         }
+        // `test: ["NONE"]` turns off a check the image declares: no probe either.
+        if value.get("test").and_then(Node::as_seq).is_some_and(|words| words.first().and_then(Node::as_str) == Some("NONE")) {
+            return;
+        }
         let command: Option<Vec<String>> = match value.get("test").map(|t| &t.value) {
             Some(YamlValue::String(text)) => Some(vec!["sh".into(), "-c".into(), text.clone()]),
             Some(YamlValue::Seq(items)) => {
@@ -556,12 +566,19 @@ impl<'a> Service<'a> {
         self.container.insert("livenessProbe".into(), probe);
     }
 
+    fn replica_count(&mut self, value: &Node, line: u32, key: &str) {
+        match scalar(value).and_then(|r| r.parse::<u64>().ok()) {
+            Some(count) => self.replicas = Some(count),
+            None => self.skip(line, key, "not a number of replicas; the Deployment runs 1"),
+        }
+    }
+
     fn deploy(&mut self, value: &Node) {
         let YamlValue::Map(entries) = &value.value else { return };
         for entry in entries {
             let line = entry.key_span.line;
             match entry.key.as_str() {
-                "replicas" => self.replicas = scalar(&entry.value).and_then(|r| r.parse().ok()),
+                "replicas" => self.replica_count(&entry.value, line, "deploy.replicas"),
                 "resources" => {
                     for (kind, limit) in [("limits", true), ("reservations", false)] {
                         let Some(resources) = entry.value.get(kind) else { continue };
