@@ -9,7 +9,7 @@
 
 use crate::design::{Component, Design};
 use crate::model::Registry;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashSet;
 
 /// The Kubernetes objects of `designs`, in design order; the first
@@ -35,57 +35,17 @@ pub fn manifest_objects(designs: &[Design], registry: &Registry) -> Vec<Value> {
     objects
 }
 
-/// One component as the Kubernetes object it stands for; `None` for
-/// annotations, ignored components and kinds whose apiVersion is unknown.
+/// One component as the Kubernetes object it stands for, as `render`
+/// makes it; `None` for annotations, ignored components and kinds whose
+/// apiVersion is unknown.
 fn manifest_object(component: &Component, registry: &Registry) -> Option<Value> {
     if component.is_annotation || component.ignored {
         return None;
     }
-    let def = registry.lookup(&component.api_version, &component.kind);
-    let api_version = if component.api_version.is_empty() { def.as_ref()?.api_version.clone() } else { component.api_version.clone() };
-    let mut body = match &component.configuration {
-        Value::Object(map) => map.clone(),
-        _ => Map::new(),
-    };
-    body.shift_remove("apiVersion");
-    body.shift_remove("kind");
-    body.shift_remove("status");
-    let mut object = Map::new();
-    object.insert("apiVersion".into(), json!(api_version));
-    object.insert("kind".into(), json!(component.kind));
-    object.extend(body);
-    let mut object = Value::Object(object);
-
-    let namespaced = def.as_ref().is_none_or(|d| d.namespaced);
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).map_or_else(|| component.name.clone(), str::to_owned);
-    let namespace = namespaced.then(|| {
-        object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .or_else(|| component.namespace.clone())
-            .unwrap_or_else(|| "default".into())
-    });
-    let map = object.as_object_mut()?;
-    let metadata = map.entry("metadata").or_insert_with(|| json!({}));
-    if !metadata.is_object() {
-        *metadata = json!({});
-    }
-    let metadata = metadata.as_object_mut()?;
-    metadata.insert("name".into(), json!(name));
-    match namespace {
-        Some(namespace) => {
-            metadata.insert("namespace".into(), json!(namespace));
-        }
-        None => {
-            metadata.shift_remove("namespace");
-        }
-    }
-    for server_owned in ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp"] {
-        metadata.shift_remove(server_owned);
-    }
-    Some(object)
+    // Rendering moves the configuration out of the component; the design
+    // being exported stays as it is.
+    let mut component = component.clone();
+    Some(crate::render::component_object(&mut component, registry)?.object)
 }
 
 /// Objects as one multi-document YAML stream.

@@ -156,7 +156,24 @@ pub fn restore(designs: &mut [Design], desired: &[Desired]) {
     }
 }
 
-fn render_component(component: &mut Component, at: ComponentRef, registry: &Registry, inventory: &Inventory) -> Option<Desired> {
+/// The Kubernetes object a component stands for, as Meshery's converter
+/// makes it, before weft adds anything of its own.
+pub struct ComponentObject {
+    pub object: Value,
+    pub api_version: String,
+    pub name: String,
+    /// `None` for cluster-scoped kinds.
+    pub namespace: Option<String>,
+}
+
+/// The object of `component`: apiVersion and kind from the component (the
+/// registry's apiVersion when an old design leaves it out), `metadata.name`
+/// from `displayName` unless the configuration names it, namespace
+/// `default` for namespaced kinds, status and server-owned metadata
+/// dropped. The configuration is moved out of the component (rendering
+/// gives it back with `restore`), but only once the apiVersion is known:
+/// `None` leaves the component as it was.
+pub fn component_object(component: &mut Component, registry: &Registry) -> Option<ComponentObject> {
     let def = registry.lookup(&component.api_version, &component.kind);
     let api_version = if component.api_version.is_empty() { def.as_ref()?.api_version.clone() } else { component.api_version.clone() };
     let mut object = match std::mem::take(&mut component.configuration) {
@@ -197,6 +214,11 @@ fn render_component(component: &mut Component, at: ComponentRef, registry: &Regi
     for server_owned in ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp"] {
         metadata.shift_remove(server_owned);
     }
+    Some(ComponentObject { object, api_version, name, namespace })
+}
+
+fn render_component(component: &mut Component, at: ComponentRef, registry: &Registry, inventory: &Inventory) -> Option<Desired> {
+    let ComponentObject { mut object, api_version, name, namespace } = component_object(component, registry)?;
     if component.kind == "Secret" && api_version == "v1" {
         fold_string_data(&mut object);
     }
