@@ -12,6 +12,7 @@ pub mod picture;
 pub mod load;
 pub mod model;
 pub mod report;
+pub mod markup;
 pub mod validate;
 pub mod progress;
 pub mod rego;

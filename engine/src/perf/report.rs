@@ -7,6 +7,7 @@
 
 use super::compare::{Comparison, cells, count_text, gate_passed, label, ms_text, percent, rate_text};
 use super::{PERCENTILES, Run};
+use crate::markup::escape;
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 
@@ -196,16 +197,16 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
     let _ = writeln!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>weft perf: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
-        esc(&title)
+        escape(&title)
     );
     let _ = writeln!(
         page,
         "<header><h1>{}</h1><p class=\"target\"><code>{} {}</code> · {} · {}</p></header>",
-        esc(&title),
-        esc(&run.method),
-        esc(&run.url),
-        esc(&run.protocol),
-        esc(&mode_text(run))
+        escape(&title),
+        escape(&run.method),
+        escape(&run.url),
+        escape(&run.protocol),
+        escape(&mode_text(run))
     );
 
     // Headline figures.
@@ -227,7 +228,7 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
     if !run.threshold_failures.is_empty() {
         page.push_str("<section class=\"failures\"><h2>Thresholds failed</h2><ul>");
         for failure in &run.threshold_failures {
-            let _ = write!(page, "<li>{}</li>", esc(failure));
+            let _ = write!(page, "<li>{}</li>", escape(failure));
         }
         page.push_str("</ul></section>\n");
     }
@@ -273,11 +274,11 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
         let _ = writeln!(
             page,
             "<section><h2>Compared with the baseline</h2>\n<p>Baseline <strong>{}</strong> ({}, {} requests) against this run <strong>{}</strong> ({}).</p>",
-            esc(&label(&comparison.baseline)),
-            esc(&base.start_time),
+            escape(&label(&comparison.baseline)),
+            escape(&base.start_time),
             count_text(base.requests),
-            esc(&label(&comparison.candidate)),
-            esc(&run.start_time)
+            escape(&label(&comparison.candidate)),
+            escape(&run.start_time)
         );
         let _ = writeln!(
             page,
@@ -289,12 +290,12 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
             let _ = writeln!(
                 page,
                 "<tr data-measure=\"{m}\"><th>{m}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"verdict {v}\">{v}</td><td>{}</td></tr>",
-                esc(&b),
-                esc(&c),
-                esc(&change),
-                esc(&interval),
-                m = esc(&row.measure),
-                v = esc(&row.verdict)
+                escape(&b),
+                escape(&c),
+                escape(&change),
+                escape(&interval),
+                m = escape(&row.measure),
+                v = escape(&row.verdict)
             );
         }
         page.push_str("</tbody></table>\n");
@@ -305,15 +306,15 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
             percent(comparison.margin)
         );
         for note in &comparison.notes {
-            let _ = writeln!(page, "<p class=\"note\">Note: {}</p>", esc(note));
+            let _ = writeln!(page, "<p class=\"note\">Note: {}</p>", escape(note));
         }
         if let Some(limit) = comparison.max_regression {
             if comparison.failures.is_empty() {
-                let _ = writeln!(page, "<p class=\"gate pass\">Gate: p50 and p99 may grow by at most {}: {}.</p>", percent(limit), esc(&gate_passed(comparison)));
+                let _ = writeln!(page, "<p class=\"gate pass\">Gate: p50 and p99 may grow by at most {}: {}.</p>", percent(limit), escape(&gate_passed(comparison)));
             } else {
                 let _ = write!(page, "<div class=\"gate fail\"><p>Gate: p50 and p99 may grow by at most {}: <strong>failed</strong>.</p><ul>", percent(limit));
                 for failure in &comparison.failures {
-                    let _ = write!(page, "<li>{}</li>", esc(failure));
+                    let _ = write!(page, "<li>{}</li>", escape(failure));
                 }
                 page.push_str("</ul></div>\n");
             }
@@ -325,17 +326,17 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
     if run.errors > 0 || !run.status_codes.is_empty() {
         page.push_str("<section><h2>Responses and errors</h2>\n<table id=\"responses\"><thead><tr><th></th><th>count</th></tr></thead><tbody>\n");
         for (code, n) in &run.status_codes {
-            let _ = writeln!(page, "<tr><th>status {}</th><td class=\"num\">{}</td></tr>", esc(code), count_text(*n));
+            let _ = writeln!(page, "<tr><th>status {}</th><td class=\"num\">{}</td></tr>", escape(code), count_text(*n));
         }
         for (kind, n) in &run.error_kinds {
-            let _ = writeln!(page, "<tr class=\"error\"><th>error: {}</th><td class=\"num\">{}</td></tr>", esc(kind), count_text(*n));
+            let _ = writeln!(page, "<tr class=\"error\"><th>error: {}</th><td class=\"num\">{}</td></tr>", escape(kind), count_text(*n));
         }
         page.push_str("</tbody></table></section>\n");
     }
     page.push_str("<section><h2>Run</h2>\n<dl class=\"facts\">\n");
     let mut fact = |name: &str, value: String| {
         if !value.is_empty() {
-            let _ = writeln!(page, "<dt>{}</dt><dd>{}</dd>", esc(name), esc(&value));
+            let _ = writeln!(page, "<dt>{}</dt><dd>{}</dd>", escape(name), escape(&value));
         }
     };
     fact("id", run.id.clone());
@@ -359,7 +360,7 @@ pub fn html(run: &Run, baseline: Option<(&Run, &Comparison)>) -> String {
 }
 
 fn card(page: &mut String, name: &str, value: &str, note: &str) {
-    let _ = writeln!(page, "<div class=\"card\" id=\"card-{}\"><div class=\"name\">{}</div><div class=\"value\">{}</div><div class=\"sub\">{}</div></div>", esc(&name.replace('.', "-")), esc(name), esc(value), esc(note));
+    let _ = writeln!(page, "<div class=\"card\" id=\"card-{}\"><div class=\"name\">{}</div><div class=\"value\">{}</div><div class=\"sub\">{}</div></div>", escape(&name.replace('.', "-")), escape(name), escape(value), escape(note));
 }
 
 const STYLE: &str = "
@@ -383,21 +384,6 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dl.fact
 footer{margin-top:32px;color:var(--muted);font-size:12px}
 ";
 
-/// HTML (and SVG text) escaping.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 // ---- SVG plots -------------------------------------------------------------
 
@@ -506,7 +492,7 @@ fn chart(id: &str, title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[
     let _ = writeln!(
         svg,
         "<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{t}\">\n<title>{t}</title>\n<text class=\"title\" x=\"{x0}\" y=\"20\">{t}</text>",
-        t = esc(title)
+        t = escape(title)
     );
     svg.push_str("<g class=\"grid\">");
     for (v, _) in &y.ticks {
@@ -517,13 +503,13 @@ fn chart(id: &str, title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[
     }
     svg.push_str("</g>\n<g class=\"axis\">");
     for (v, text) in &y.ticks {
-        let _ = write!(svg, "<text class=\"tick\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" dominant-baseline=\"middle\">{}</text>", x0 - 6.0, py(*v), esc(text));
+        let _ = write!(svg, "<text class=\"tick\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" dominant-baseline=\"middle\">{}</text>", x0 - 6.0, py(*v), escape(text));
     }
     for (v, text) in &x.ticks {
-        let _ = write!(svg, "<text class=\"tick\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", px(*v), y0 + 16.0, esc(text));
+        let _ = write!(svg, "<text class=\"tick\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", px(*v), y0 + 16.0, escape(text));
     }
-    let _ = write!(svg, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", (x0 + x1) / 2.0, HEIGHT - 8.0, esc(&x.label));
-    let _ = write!(svg, "<text transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>", (y0 + y1) / 2.0, esc(&y.label));
+    let _ = write!(svg, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", (x0 + x1) / 2.0, HEIGHT - 8.0, escape(&x.label));
+    let _ = write!(svg, "<text transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>", (y0 + y1) / 2.0, escape(&y.label));
     svg.push_str("</g>\n");
     for s in series {
         if s.points.is_empty() {
@@ -536,7 +522,7 @@ fn chart(id: &str, title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[
             s.color,
             if s.dashed { " stroke-dasharray=\"6 4\"" } else { "" },
             points.join(" "),
-            n = esc(&s.name)
+            n = escape(&s.name)
         );
     }
     for m in marks {
@@ -546,14 +532,14 @@ fn chart(id: &str, title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[
         // left edge).
         let width = 6.5 * m.text.chars().count() as f64;
         let (anchor, dx, dy) = if cx - 8.0 - width < x0 { ("start", 8.0, 16.0) } else { ("end", -8.0, -8.0) };
-        let text = if m.labelled { format!("<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>", cx + dx, cy + dy, esc(&m.text)) } else { String::new() };
+        let text = if m.labelled { format!("<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>", cx + dx, cy + dy, escape(&m.text)) } else { String::new() };
         let _ = writeln!(
             svg,
             "<g class=\"mark\" data-measure=\"{}\" data-ms=\"{}\"><circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4\" fill=\"{}\"/>{text}<title>{}</title></g>",
-            esc(&m.measure),
+            escape(&m.measure),
             m.value_ms,
             m.color,
-            esc(&m.text)
+            escape(&m.text)
         );
     }
     // The legend, top right.
@@ -580,7 +566,7 @@ fn chart(id: &str, title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[
                 if s.dashed { " stroke-dasharray=\"6 4\"" } else { "" },
                 lx + 22.0,
                 y + 4.0,
-                esc(&s.name)
+                escape(&s.name)
             );
         }
         svg.push_str("</g>\n");

@@ -4,6 +4,7 @@
 
 use super::layout::{GROUP_PADDING, MARGIN, NODE_HEIGHT, NODE_WIDTH, Point, ROW_GAP};
 use super::{DANGLING_COLOUR, Family, Item, Link, Picture};
+pub(super) use crate::markup::escape;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -384,25 +385,6 @@ fn clip(text: &str, room: usize) -> String {
     clipped
 }
 
-/// Text for XML content and attribute values. Characters XML 1.0 cannot
-/// hold at all become U+FFFD; line breaks become spaces, since every
-/// text drawn is one line.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Coordinates with at most one decimal, the same on every platform.
 fn num(value: f64) -> String {
@@ -413,11 +395,6 @@ fn num(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_is_escaped_for_xml() {
-        assert_eq!(escape("a<b>&\"c'\u{1}\n"), "a&lt;b&gt;&amp;&quot;c&#39;\u{FFFD} ");
-    }
 
     #[test]
     fn badges_and_clipping() {
