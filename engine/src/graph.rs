@@ -10,7 +10,7 @@ use crate::diagnostic::{Diagnostic, codes};
 use crate::load::source::Sources;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 /// A component by position: `designs[design].components[component]`.
@@ -565,28 +565,68 @@ pub struct DanglingView {
     pub code: String,
 }
 
-impl DanglingView {
-    /// What the missing end is, as a placeholder node names it.
-    fn missing_label(&self) -> String {
-        match (&self.target_kind, &self.target_name, &self.id) {
-            (Some(kind), Some(name), _) => format!("missing {kind} {name}"),
-            (_, _, Some(id)) => format!("missing component {id}"),
-            _ => "missing object".to_owned(),
+impl NodeView {
+    /// The namespace the component belongs to: its own, or for a Namespace
+    /// the one it makes (pictures draw each Namespace in its own frame).
+    pub fn scope(&self) -> Option<String> {
+        match &self.namespace {
+            Some(ns) => Some(ns.clone()),
+            None if self.kind == "Namespace" => Some(self.name.clone()),
+            None => None,
         }
     }
 }
 
+/// Something a dangling end names and the graph lacks: what a picture's
+/// placeholder stands for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MissingView {
+    /// The kind named; `component` for a declared relationship's id,
+    /// `object` when a reference names no kind.
+    pub kind: String,
+    /// The name or id named; empty for a selector that matches nothing.
+    pub name: String,
+    /// The scope of the (first) component that names it.
+    pub scope: Option<String>,
+    /// The namespace of the (first) component that names it.
+    pub namespace: Option<String>,
+}
+
+impl MissingView {
+    pub fn label(&self) -> String {
+        if self.name.is_empty() { format!("no {} matches", self.kind) } else { format!("missing {} {}", self.kind, self.name) }
+    }
+}
+
 impl GraphView {
-    /// One placeholder per distinct missing object, in first-seen order.
-    fn missing_objects(&self) -> Vec<String> {
-        let mut labels: Vec<String> = Vec::new();
-        for dangling in &self.dangling {
-            let label = dangling.missing_label();
-            if !labels.contains(&label) {
-                labels.push(label);
-            }
+    /// One missing thing per distinct thing named: a component id per
+    /// file, an object per scope, kind and name, while a selector that
+    /// matches nothing names no object, so each is its own. Also, for each
+    /// of `dangling` in order, the index of the thing it names.
+    pub fn missing(&self) -> (Vec<MissingView>, Vec<usize>) {
+        let mut things: Vec<MissingView> = Vec::new();
+        let mut keys: BTreeMap<(Option<String>, String, String, String), usize> = BTreeMap::new();
+        let mut of_dangling = Vec::with_capacity(self.dangling.len());
+        for end in &self.dangling {
+            let present = &self.nodes[end.node];
+            let scope = present.scope();
+            let (kind, name, key) = match (&end.id, &end.target_kind, &end.target_name) {
+                (Some(id), _, _) => ("component".to_owned(), id.clone(), (None, present.file.clone(), String::new(), id.clone())),
+                (None, kind, name) => {
+                    let kind = kind.clone().unwrap_or_else(|| "object".to_owned());
+                    match name {
+                        Some(name) => (kind.clone(), name.clone(), (scope.clone(), String::new(), kind, name.clone())),
+                        None => (kind.clone(), String::new(), (scope.clone(), format!("n{}", end.node), kind, String::new())),
+                    }
+                }
+            };
+            let index = *keys.entry(key).or_insert_with(|| {
+                things.push(MissingView { kind, name, scope, namespace: present.namespace.clone() });
+                things.len() - 1
+            });
+            of_dangling.push(index);
         }
-        labels
+        (things, of_dangling)
     }
 
     pub fn to_json(&self) -> String {
@@ -614,12 +654,11 @@ impl GraphView {
             let style = if edge.inferred { ", style=dashed" } else { "" };
             let _ = writeln!(out, "  n{} -> n{} [label={}{style}];", edge.from_node, edge.to_node, dot_quote(&edge_label(edge)));
         }
-        let missing = self.missing_objects();
-        for (m, label) in missing.iter().enumerate() {
-            let _ = writeln!(out, "  m{m} [label={}, color=red, fontcolor=red, style=dashed];", dot_quote(label));
+        let (missing, of_dangling) = self.missing();
+        for (m, thing) in missing.iter().enumerate() {
+            let _ = writeln!(out, "  m{m} [label={}, color=red, fontcolor=red, style=dashed];", dot_quote(&thing.label()));
         }
-        for dangling in &self.dangling {
-            let m = missing.iter().position(|label| *label == dangling.missing_label()).expect("every missing end has a node");
+        for (dangling, m) in self.dangling.iter().zip(of_dangling) {
             let (from, to) = if dangling.missing_end == "to" { (format!("n{}", dangling.node), format!("m{m}")) } else { (format!("m{m}"), format!("n{}", dangling.node)) };
             let _ = writeln!(out, "  {from} -> {to} [label={}, color=red, fontcolor=red, style=dashed];", dot_quote(&dangling.code));
         }
@@ -637,12 +676,11 @@ impl GraphView {
             let arrow = if edge.inferred { "-.->" } else { "-->" };
             let _ = writeln!(out, "  n{} {arrow}|\"{}\"| n{}", edge.from_node, mermaid_escape(&edge_label(edge)), edge.to_node);
         }
-        let missing = self.missing_objects();
-        for (m, label) in missing.iter().enumerate() {
-            let _ = writeln!(out, "  m{m}[\"{}\"]:::missing", mermaid_escape(label));
+        let (missing, of_dangling) = self.missing();
+        for (m, thing) in missing.iter().enumerate() {
+            let _ = writeln!(out, "  m{m}[\"{}\"]:::missing", mermaid_escape(&thing.label()));
         }
-        for dangling in &self.dangling {
-            let m = missing.iter().position(|label| *label == dangling.missing_label()).expect("every missing end has a node");
+        for (dangling, m) in self.dangling.iter().zip(of_dangling) {
             let (from, to) = if dangling.missing_end == "to" { (format!("n{}", dangling.node), format!("m{m}")) } else { (format!("m{m}"), format!("n{}", dangling.node)) };
             let _ = writeln!(out, "  {from} -.->|\"{}\"| {to}", mermaid_escape(&dangling.code));
         }

@@ -14,8 +14,7 @@ mod html;
 mod layout;
 mod svg;
 
-use crate::graph::GraphView;
-use std::collections::BTreeMap;
+use crate::graph::{GraphView, NodeView};
 
 /// The graph as a standalone SVG document.
 pub fn svg(view: &GraphView) -> String {
@@ -129,16 +128,6 @@ impl Family {
 /// Red, for relationship ends that name nothing.
 const DANGLING_COLOUR: &str = "#d32f2f";
 
-/// The frame a component is drawn in: its namespace, or for a Namespace
-/// the namespace it makes, so each frame holds its Namespace object.
-fn frame_of(kind: &str, name: &str, namespace: Option<&str>) -> Option<String> {
-    match namespace {
-        Some(ns) => Some(ns.to_owned()),
-        None if kind == "Namespace" => Some(name.to_owned()),
-        None => None,
-    }
-}
-
 impl Picture {
     fn of(view: &GraphView) -> Picture {
         let mut items: Vec<Item> = view
@@ -155,8 +144,8 @@ impl Picture {
                 group: 0,
             })
             .collect();
-        let mut frames: Vec<Option<String>> =
-            view.nodes.iter().map(|n| frame_of(&n.kind, &n.name, n.namespace.as_deref())).collect();
+        // Each component is drawn in the frame of its namespace; a Namespace in the one it makes.
+        let mut frames: Vec<Option<String>> = view.nodes.iter().map(NodeView::scope).collect();
         let mut links: Vec<Link> = view
             .edges
             .iter()
@@ -171,36 +160,23 @@ impl Picture {
             })
             .collect();
 
-        // One placeholder per missing thing: an id per file, an object per
-        // frame, kind and name; a selector that matches nothing names no
-        // object, so each gets its own.
-        let mut placeholders: BTreeMap<(Option<String>, String, String, String), usize> = BTreeMap::new();
-        for end in &view.dangling {
-            let Some(present) = view.nodes.get(end.node) else { continue };
-            let frame = frames[end.node].clone();
-            let (kind, name, key) = match (&end.id, &end.target_kind, &end.target_name) {
-                (Some(id), _, _) => ("component".to_owned(), id.clone(), (None, present.file.clone(), String::new(), id.clone())),
-                (None, kind, name) => {
-                    let kind = kind.clone().unwrap_or_else(|| "object".to_owned());
-                    match name {
-                        Some(name) => (kind.clone(), name.clone(), (frame.clone(), String::new(), kind, name.clone())),
-                        None => (kind.clone(), "nothing matches".to_owned(), (frame.clone(), format!("n{}", end.node), kind, String::new())),
-                    }
-                }
-            };
-            let placeholder = *placeholders.entry(key).or_insert_with(|| {
-                items.push(Item {
-                    element: format!("m{}", items.len() - view.nodes.len()),
-                    kind,
-                    name,
-                    namespace: present.namespace.clone(),
-                    id: None,
-                    missing: true,
-                    group: 0,
-                });
-                frames.push(frame);
-                items.len() - 1
+        // One placeholder per missing thing (see `GraphView::missing`).
+        let (missing, of_dangling) = view.missing();
+        let first_placeholder = items.len();
+        for (m, thing) in missing.into_iter().enumerate() {
+            items.push(Item {
+                element: format!("m{m}"),
+                kind: thing.kind,
+                name: if thing.name.is_empty() { "nothing matches".to_owned() } else { thing.name },
+                namespace: thing.namespace,
+                id: None,
+                missing: true,
+                group: 0,
             });
+            frames.push(thing.scope);
+        }
+        for (end, m) in view.dangling.iter().zip(of_dangling) {
+            let placeholder = first_placeholder + m;
             let (from, to) = if end.missing_end == "to" { (end.node, placeholder) } else { (placeholder, end.node) };
             links.push(Link {
                 from,
@@ -316,6 +292,26 @@ mod tests {
         assert_eq!(placeholders, vec![("ConfigMap", "settings"), ("Pod", "nothing matches")]);
         let dangling: Vec<(usize, usize)> = picture.links.iter().filter(|l| l.dangling.is_some()).map(|l| (l.from, l.to)).collect();
         assert_eq!(dangling, vec![(3, 0), (3, 1), (4, 2)], "the missing end is `from`: the placeholder points at the component");
+    }
+
+    /// The picture, DOT and Mermaid share one notion of a missing thing:
+    /// the same ConfigMap name missing in two namespaces is two things.
+    #[test]
+    fn missing_things_are_per_namespace_and_shared_by_every_format() {
+        let view = GraphView {
+            nodes: vec![node("Deployment", Some("a"), "one"), node("Deployment", Some("b"), "two"), node("Deployment", Some("a"), "three")],
+            edges: vec![],
+            dangling: vec![missing(0, "ConfigMap", Some("settings")), missing(1, "ConfigMap", Some("settings")), missing(2, "ConfigMap", Some("settings"))],
+        };
+        let (things, of_dangling) = view.missing();
+        let scopes: Vec<Option<&str>> = things.iter().map(|t| t.scope.as_deref()).collect();
+        assert_eq!(scopes, vec![Some("a"), Some("b")]);
+        assert_eq!(of_dangling, vec![0, 1, 0]);
+        assert_eq!(Picture::of(&view).items.iter().filter(|i| i.missing).count(), 2);
+        let dot = view.to_dot();
+        assert_eq!(dot.matches(r#"label="missing ConfigMap settings", color=red"#).count(), 2, "{dot}");
+        assert!(dot.contains("m0 -> n0") && dot.contains("m1 -> n1") && dot.contains("m0 -> n2"), "{dot}");
+        assert_eq!(view.to_mermaid().matches(":::missing").count(), 2);
     }
 
     #[test]
