@@ -537,3 +537,10 @@ fn an_open_loop_the_target_cannot_keep_is_cut_at_the_window_and_reports_the_shor
     assert!(run.latencies_ms.max > 1000.0, "{:?}", run.latencies_ms);
     assert!(run.check(&weft::perf::Thresholds { min_rate: Some(150.0), ..Default::default() }).iter().any(|f| f.contains("achieved rate")));
 }
+
+/// The library refuses what the command line refuses, instead of panicking.
+#[test]
+fn a_run_without_connections_is_an_error() {
+    let error = weft::perf::load::run(&settings("http://127.0.0.1:9/".into(), 0.0, 0, 100, 0)).unwrap_err();
+    assert_eq!(error, "at least one connection is needed");
+}

@@ -515,15 +515,20 @@ fn sync(
             Some(prepared)
         }
         Ok((results, errors)) => {
-            let failed: Vec<String> = results
-                .iter()
-                .flat_map(|(_, report)| report.steps.iter().filter(|s| matches!(s.outcome, weft::reconcile::Outcome::Failed)).map(|s| format!("{} {}: {}", s.kind, s.name, s.message)))
-                .chain(errors)
-                .collect();
+            let failed = failures(&results, errors);
             fail("failure", Phase::Failed, format!("apply failed: {}", failed.join("; ")))
         }
         Err(message) => fail("failure", Phase::Failed, message),
     }
+}
+
+/// What went wrong in an apply: each failed step, then each target's error.
+fn failures(results: &[(weft::plan::Plan, weft::reconcile::Report)], errors: Vec<String>) -> Vec<String> {
+    results
+        .iter()
+        .flat_map(|(_, report)| report.steps.iter().filter(|s| matches!(s.outcome, weft::reconcile::Outcome::Failed)).map(|s| format!("{} {}: {}", s.kind, s.name, s.message)))
+        .chain(errors)
+        .collect()
 }
 
 /// Plans the commit last applied against the clusters: changes there are
@@ -564,11 +569,7 @@ fn drift(args: &WatchArgs, prepared: &Prepared, daemon: &Daemon, progress: &Prog
             })
         }
         Ok((results, errors)) => {
-            let failed: Vec<String> = results
-                .iter()
-                .flat_map(|(_, report)| report.steps.iter().filter(|s| matches!(s.outcome, weft::reconcile::Outcome::Failed)).map(|s| format!("{} {}: {}", s.kind, s.name, s.message)))
-                .chain(errors)
-                .collect();
+            let failed = failures(&results, errors);
             tracing::error!("self-heal failed: {}", failed.join("; "));
             daemon.update(|s| {
                 s.phase = Phase::Failed;
