@@ -763,7 +763,8 @@ fn run_evaluate(args: EvaluateArgs, verbose: bool) -> Result<ExitCode, String> {
     let response = weft::evaluate::evaluate(&repo.designs, 0, document, &inference, &registry, &timestamp.to_string());
     let text = match args.format {
         EvaluateFormat::Json => serde_json::to_string_pretty(&response).map_err(|e| e.to_string())? + "\n",
-        EvaluateFormat::Yaml => serde_saphyr::to_string(&response).map_err(|e| e.to_string())?,
+        // The writer import and export use: YAML that reads back as written.
+        EvaluateFormat::Yaml => weft::export::to_yaml(&response)?,
     };
     match &args.output {
         Some(path) => std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
