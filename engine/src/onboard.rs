@@ -241,52 +241,27 @@ pub fn onboard(listed: Vec<Value>, options: &Options, schemas: &BTreeMap<(String
 /// each item (API servers leave them out of list items). A kind that
 /// cannot be listed (create-only, or gone since discovery) lists nothing.
 async fn list_kind(target: &Target, served: &Served, namespace: Option<&str>, params: ListParams) -> Result<Vec<Value>, kube::Error> {
-    #[derive(serde::Deserialize)]
-    struct Page {
-        #[serde(default)]
-        metadata: PageMeta,
-        #[serde(default)]
-        items: Vec<Value>,
-    }
-    #[derive(Default, serde::Deserialize)]
-    struct PageMeta {
-        #[serde(default, rename = "continue")]
-        continue_token: Option<String>,
-    }
-    let api = target.api(served, namespace);
-    let url = api.resource_url();
+    let url = target.api(served, namespace).resource_url().to_owned();
     let (api_version, kind) = (&served.resource.api_version, &served.resource.kind);
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut page_params = params.clone().limit(500);
-        if let Some(t) = &token {
-            page_params = page_params.continue_token(t);
-        }
-        let page = crate::plan::with_retry(|| async {
-            let request = kube::core::Request::new(url).list(&page_params).map_err(kube::Error::BuildRequest)?;
-            target.client.request::<Page>(request).await
-        })
-        .await;
-        let page = match page {
-            Ok(page) => page,
-            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 405 => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        out.extend(page.items.into_iter().filter_map(|item| match item {
-            Value::Object(fields) => {
-                let mut object = Map::with_capacity(fields.len() + 2);
-                object.insert("apiVersion".into(), json!(api_version));
-                object.insert("kind".into(), json!(kind));
-                object.extend(fields.into_iter().filter(|(k, _)| k != "apiVersion" && k != "kind"));
-                Some(Value::Object(object))
-            }
-            _ => None,
-        }));
-        token = page.metadata.continue_token.filter(|t| !t.is_empty());
-        if token.is_none() {
-            return Ok(out);
-        }
+    let listed = crate::plan::list_all(&target.client, &url, params, |items| {
+        items
+            .into_iter()
+            .filter_map(|item| match serde_json::from_str::<Value>(item.get()) {
+                Ok(Value::Object(fields)) => {
+                    let mut object = Map::with_capacity(fields.len() + 2);
+                    object.insert("apiVersion".into(), json!(api_version));
+                    object.insert("kind".into(), json!(kind));
+                    object.extend(fields.into_iter().filter(|(k, _)| k != "apiVersion" && k != "kind"));
+                    Some(Value::Object(object))
+                }
+                _ => None,
+            })
+            .collect()
+    })
+    .await;
+    match listed {
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 405 => Ok(Vec::new()),
+        other => other,
     }
 }
 

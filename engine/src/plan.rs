@@ -427,7 +427,8 @@ async fn list_many(target: &Target, lists: Vec<(Served, Option<String>, ListPara
             let client = target.client.clone();
             async move {
                 let (api_version, kind) = (&served.resource.api_version, &served.resource.kind);
-                list_all(&client, &api.resource_url(), params, |items| {
+                let url = api.resource_url();
+                list_all(&client, &url, params, |items| {
                     use rayon::prelude::*;
                     items
                         .into_par_iter()
@@ -441,6 +442,7 @@ async fn list_many(target: &Target, lists: Vec<(Served, Option<String>, ListPara
                         .collect()
                 })
                 .await
+                .map_err(|e| format!("cannot list {url}: {}", error_text(&e)))
             }
         })
         .buffer_unordered(concurrency.max(1))
@@ -1112,8 +1114,9 @@ struct RawListMeta {
     continue_token: Option<String>,
 }
 
-/// Every page of a LIST, each page's items turned into `T`s by `take`.
-async fn list_all<T>(client: &kube::Client, url: &str, params: ListParams, take: impl Fn(Vec<&RawValue>) -> Vec<T>) -> Result<Vec<T>, String> {
+/// Every page of a LIST (500 objects a page, transient failures retried),
+/// each page's items turned into `T`s by `take`.
+pub(crate) async fn list_all<T>(client: &kube::Client, url: &str, params: ListParams, take: impl Fn(Vec<&RawValue>) -> Vec<T>) -> Result<Vec<T>, kube::Error> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -1125,9 +1128,8 @@ async fn list_all<T>(client: &kube::Client, url: &str, params: ListParams, take:
             let request = kube::core::Request::new(url).list(&p).map_err(kube::Error::BuildRequest)?;
             client.request_text(request).await
         })
-        .await
-        .map_err(|e| format!("cannot list {url}: {}", error_text(&e)))?;
-        let page: RawList = serde_json::from_str(&body).map_err(|e| format!("cannot list {url}: the server sent an unreadable list: {e}"))?;
+        .await?;
+        let page: RawList = serde_json::from_str(&body).map_err(kube::Error::SerdeError)?;
         token = page.metadata.continue_token.filter(|t| !t.is_empty());
         out.extend(take(page.items));
         if token.is_none() {
