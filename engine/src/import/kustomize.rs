@@ -5,8 +5,7 @@
 
 use super::Error;
 use crate::load::yaml::Node;
-use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -53,7 +52,7 @@ pub enum Archive {
 
 /// A temporary folder an archive was unpacked into, removed on drop.
 pub struct Unpacked {
-    root: PathBuf,
+    root: tempfile::TempDir,
     kustomization: PathBuf,
 }
 
@@ -64,18 +63,12 @@ impl Unpacked {
     }
 }
 
-impl Drop for Unpacked {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
 /// Looks into a `.tar`/`.tgz` archive: a chart (`Chart.yaml` at its top or
 /// one folder down, as charts are packed), a kustomization (unpacked), or
 /// something else. `cap` bounds each member; all of them together may
 /// come to four times that, as in the loader.
 pub fn inspect_archive(bytes: &[u8], cap: u64) -> Result<Archive, String> {
-    let members = members(bytes, cap)?;
+    let members = crate::load::oci::members(bytes, cap)?;
     let names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
     if names.iter().any(|name| name.split('/').take(2).any(|part| part == "Chart.yaml")) {
         return Ok(Archive::HelmChart);
@@ -87,10 +80,10 @@ pub fn inspect_archive(bytes: &[u8], cap: u64) -> Result<Archive, String> {
         .min_by_key(|name| (name.matches('/').count(), name.to_string()));
     let Some(top) = top else { return Ok(Archive::Other) };
     let folder = Path::new(top).parent().map(Path::to_path_buf).unwrap_or_default();
-    let root = unique_temp_dir()?;
-    let unpacked = Unpacked { kustomization: root.join(folder), root };
+    let root = tempfile::Builder::new().prefix("weft-import-").tempdir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+    let unpacked = Unpacked { kustomization: root.path().join(folder), root };
     for (name, content) in &members {
-        let target = unpacked.root.join(name);
+        let target = unpacked.root.path().join(name);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("cannot unpack the archive: {e}"))?;
         }
@@ -99,38 +92,4 @@ pub fn inspect_archive(bytes: &[u8], cap: u64) -> Result<Archive, String> {
     Ok(Archive::Kustomization(unpacked))
 }
 
-fn unique_temp_dir() -> Result<PathBuf, String> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("weft-import-{}-{nanos}", std::process::id()));
-    std::fs::create_dir(&dir).map_err(|e| format!("cannot make a temporary folder {}: {e}", dir.display()))?;
-    Ok(dir)
-}
 
-/// The regular files of a tar archive (gunzipped if need be) whose names
-/// are plain relative paths; others (`../x`, `/etc/x`) are refused.
-fn members(bytes: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let reader: Box<dyn Read> =
-        if bytes.starts_with(&[0x1f, 0x8b]) { Box::new(flate2::read::GzDecoder::new(bytes)) } else { Box::new(bytes) };
-    let mut budget = cap.saturating_mul(4);
-    let mut archive = tar::Archive::new(reader.take(budget.saturating_add(1 << 20)));
-    let mut members = Vec::new();
-    for entry in archive.entries().map_err(|e| format!("not a readable tar archive: {e}"))? {
-        let mut entry = entry.map_err(|e| format!("corrupt tar archive: {e}"))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry.path().map_err(|e| format!("bad member name in archive: {e}"))?.into_owned();
-        if !path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
-            return Err(format!("archive member {} points outside the archive", path.display()));
-        }
-        let name = path.to_string_lossy().trim_start_matches("./").to_owned();
-        if entry.size() > cap {
-            return Err(format!("archive member {name} is {} bytes, over the {cap} byte cap", entry.size()));
-        }
-        let mut content = Vec::new();
-        entry.by_ref().take(cap).read_to_end(&mut content).map_err(|e| format!("cannot read archive member {name}: {e}"))?;
-        budget = budget.checked_sub(content.len() as u64).ok_or_else(|| format!("the archive expands to more than {} bytes", cap.saturating_mul(4)))?;
-        members.push((name, content));
-    }
-    Ok(members)
-}

@@ -91,8 +91,17 @@ fn oci_designs(
     Ok(designs)
 }
 
+/// The regular files of a tar archive (gunzipped if need be), as (name,
+/// bytes): each at most `cap` bytes, all of them at most four times that.
+pub fn members(bytes: &[u8], cap: u64) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut budget = cap.saturating_mul(4);
+    tar_members(bytes, cap, &mut budget)
+}
+
 /// Regular-file members of a tar archive, gunzipped first if needed. What
 /// is read is taken from `budget`, shared by every archive of one file.
+/// Names are plain relative paths: one that climbs out (`../x`, `/etc/x`)
+/// makes the archive unreadable, since importing may unpack it.
 fn tar_members(bytes: &[u8], cap: u64, budget: &mut u64) -> Result<Vec<(String, Vec<u8>)>, String> {
     let too_big = || format!("the archive expands to more than {} bytes", cap.saturating_mul(4));
     if !is_gzip(bytes) {
@@ -122,12 +131,11 @@ fn read_tar<R: Read>(
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let name = entry
-            .path()
-            .map_err(|e| format!("bad member name in archive: {e}"))?
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .to_owned();
+        let path = entry.path().map_err(|e| format!("bad member name in archive: {e}"))?;
+        if !path.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
+            return Err(format!("archive member {} points outside the archive", path.display()));
+        }
+        let name = path.to_string_lossy().trim_start_matches("./").to_owned();
         if entry.size() > cap {
             return Err(format!("archive member {name} is {} bytes, over the {cap} byte cap", entry.size()));
         }
@@ -200,5 +208,21 @@ mod tests {
         assert!(is_archive(Path::new("shop.tar"), &packed));
         let Ok(designs) = design_files(&packed, 1 << 20) else { panic!("the tarball must read back") };
         assert_eq!(designs, vec![("design.yml".to_string(), design.to_vec())]);
+    }
+
+    #[test]
+    fn members_that_climb_out_of_the_archive_are_refused() {
+        let mut header = tar::Header::new_old();
+        let name = b"../outside.yaml";
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.set_size(2);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        let mut archive = header.as_bytes().to_vec();
+        archive.extend_from_slice(b"a\n");
+        archive.resize(archive.len() + 510 + 1024, 0);
+        let Err(why) = members(&archive, 1 << 20) else { panic!("a member outside the archive was read") };
+        assert_eq!(why, "archive member ../outside.yaml points outside the archive");
     }
 }
