@@ -290,13 +290,10 @@ fn import(file: &Path, into: &Path, name: Option<String>, force: bool) -> Result
     // A tarball may expand to four times the design cap (as the loader
     // allows); reading stops one byte past that, so /dev/zero is refused too.
     let cap = catalog::MAX_DESIGN_SIZE.saturating_mul(4);
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)
-        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, cap.saturating_add(1)), &mut bytes))
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    if bytes.len() as u64 > cap {
+    let read = std::fs::File::open(file).and_then(|f| load::read_capped(f, cap)).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let Some(bytes) = read else {
         return Ok(broken(&format!("{}: more than the {cap} byte cap of a design tarball", file.display())));
-    }
+    };
     let mut entry = match catalog::import_oci(&bytes, &file.display().to_string()) {
         Ok(entry) => entry,
         Err(message) => return Ok(broken(&message)),

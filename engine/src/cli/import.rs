@@ -79,15 +79,12 @@ pub(crate) fn run_import(args: ImportArgs, verbose: bool) -> Result<ExitCode, St
     } else {
         match args.source.as_deref() {
             Some(source) if source == std::path::Path::new("-") => {
-                // One byte past the file-size cap is enough to refuse it, without holding all of it.
                 let cap = load::yaml::Limits::default().max_file_size;
-                let mut bytes = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::Read::take(std::io::stdin().lock(), cap.saturating_add(1)), &mut bytes)
-                    .map_err(|e| format!("cannot read standard input: {e}"))?;
-                if bytes.len() as u64 > cap {
+                let read = load::read_capped(std::io::stdin().lock(), cap).map_err(|e| format!("cannot read standard input: {e}"))?;
+                let Some(bytes) = read else {
                     let message = format!("standard input is more than the {cap} byte cap");
                     return failed(import::Error::Input { message, diagnostics: Vec::new(), sources: Default::default() });
-                }
+                };
                 import::read_stdin(&bytes)
             }
             Some(source) => import::read_path(source),

@@ -166,15 +166,11 @@ pub fn read_path(path: &Path) -> Result<Read, Error> {
         let repo = load::load(&[path.to_path_buf()], &load::Options::default(), &crate::progress::Progress::hidden()).map_err(|f| Error::Run(f.0))?;
         return from_designs(repo.designs, repo.sources, repo.diagnostics, &display, default_name);
     }
-    // Never more than one byte past the cap (a huge file, `/dev/zero`), which is enough to refuse it.
     let cap = limits().max_file_size;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, cap.saturating_add(1)), &mut bytes))
-        .map_err(|e| Error::Run(format!("cannot read {display}: {e}")))?;
-    if bytes.len() as u64 > cap {
+    let read = std::fs::File::open(path).and_then(|file| load::read_capped(file, cap)).map_err(|e| Error::Run(format!("cannot read {display}: {e}")))?;
+    let Some(bytes) = read else {
         return Err(Error::input(format!("{display} is more than the {cap} byte cap")));
-    }
+    };
     if path.file_name().is_some_and(|n| n == "Chart.yaml") {
         return Err(helm_chart(&display));
     }

@@ -425,6 +425,15 @@ struct FileResult {
     diagnostics: Vec<Diagnostic>,
 }
 
+/// What `reader` holds, if it is at most `cap` bytes (`None` if more).
+/// Reading stops one byte past the cap, so an endless input (`/dev/zero`,
+/// a pipe) is refused without being held.
+pub fn read_capped(reader: impl std::io::Read, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(reader, cap.saturating_add(1)), &mut bytes)?;
+    Ok((bytes.len() as u64 <= cap).then_some(bytes))
+}
+
 fn read_file(path: &Path, limits: &Limits) -> FileResult {
     let display = display_path(path);
     let mut result = FileResult::default();
